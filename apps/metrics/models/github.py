@@ -1,0 +1,105 @@
+from django.db import models
+from django.db.models import F, Q
+
+
+class PullRequest(models.Model):
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        MERGED = "merged", "Merged"
+        CLOSED = "closed", "Closed"
+
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="pull_requests")
+    author = models.ForeignKey(
+        "metrics.TeamMember", null=True, blank=True, on_delete=models.SET_NULL, related_name="pull_requests"
+    )
+    github_pr_id = models.BigIntegerField(help_text="The PR number within its repository.")
+    github_repo = models.CharField(max_length=200, help_text="owner/name")
+    title = models.CharField(max_length=500)
+    state = models.CharField(max_length=10, choices=State.choices)
+    pr_created_at = models.DateTimeField()
+    merged_at = models.DateTimeField(null=True, blank=True)
+    first_review_at = models.DateTimeField(null=True, blank=True)
+    cycle_time_hours = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    review_time_hours = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    additions = models.PositiveIntegerField(default=0)
+    deletions = models.PositiveIntegerField(default=0)
+    is_revert = models.BooleanField(default=False)
+    is_hotfix = models.BooleanField(default=False)
+    is_ai_assisted = models.BooleanField(default=False)
+
+    class Meta:
+        # No composite indexes here yet: they arrive in their own migration (problem 6),
+        # so that their effect can be measured.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "github_repo", "github_pr_id"], name="pullrequest_unique_repo_number"
+            ),
+            models.CheckConstraint(condition=Q(state__in=["open", "merged", "closed"]), name="pullrequest_state_valid"),
+            models.CheckConstraint(
+                condition=Q(state="merged", merged_at__isnull=False) | (~Q(state="merged") & Q(merged_at__isnull=True)),
+                name="pullrequest_merged_at_iff_merged",
+            ),
+            models.CheckConstraint(
+                condition=Q(merged_at__isnull=True) | Q(merged_at__gte=F("pr_created_at")),
+                name="pullrequest_merged_after_created",
+            ),
+            models.CheckConstraint(
+                condition=Q(cycle_time_hours__isnull=True) | Q(cycle_time_hours__gte=0),
+                name="pullrequest_cycle_time_nonnegative",
+            ),
+            models.CheckConstraint(
+                condition=Q(review_time_hours__isnull=True) | Q(review_time_hours__gte=0),
+                name="pullrequest_review_time_nonnegative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.github_repo}#{self.github_pr_id}: {self.title}"
+
+
+class PRReview(models.Model):
+    class State(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        COMMENTED = "commented", "Commented"
+
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="pr_reviews")
+    pull_request = models.ForeignKey(PullRequest, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(
+        "metrics.TeamMember", null=True, blank=True, on_delete=models.SET_NULL, related_name="reviews_given"
+    )
+    state = models.CharField(max_length=20, choices=State.choices)
+    submitted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=["approved", "changes_requested", "commented"]), name="prreview_state_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_state_display()} on PR {self.pull_request_id} by member {self.reviewer_id}"
+
+
+class Commit(models.Model):
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="commits")
+    github_sha = models.CharField(max_length=40)
+    github_repo = models.CharField(max_length=200)
+    author = models.ForeignKey(
+        "metrics.TeamMember", null=True, blank=True, on_delete=models.SET_NULL, related_name="commits"
+    )
+    pull_request = models.ForeignKey(
+        PullRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="commits"
+    )
+    committed_at = models.DateTimeField()
+    additions = models.PositiveIntegerField(default=0)
+    deletions = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "github_sha"], name="commit_unique_team_sha"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.github_repo}@{self.github_sha[:7]}"

@@ -1,0 +1,58 @@
+from django.db import models
+from django.db.models import Q
+
+
+class TeamMember(models.Model):
+    """A person on a team as GitHub and our surveys know them (not a login user)."""
+
+    class Role(models.TextChoices):
+        DEVELOPER = "developer", "Developer"
+        LEAD = "lead", "Lead"
+        MANAGER = "manager", "Manager"
+
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="members")
+    display_name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True, default="")
+    github_username = models.CharField(max_length=100, blank=True, default="")
+    github_id = models.CharField(max_length=32, blank=True, default="")
+    is_active = models.BooleanField(default=True)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.DEVELOPER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["display_name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "github_username"],
+                condition=~Q(github_username=""),
+                name="teammember_unique_team_github_username",
+            ),
+            models.UniqueConstraint(
+                fields=["team", "github_id"],
+                condition=~Q(github_id=""),
+                name="teammember_unique_team_github_id",
+            ),
+            models.CheckConstraint(
+                condition=Q(role__in=["developer", "lead", "manager"]), name="teammember_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} (@{self.github_username})" if self.github_username else self.display_name
+
+    @property
+    def avatar_url(self) -> str:
+        if self.github_id:
+            return f"https://avatars.githubusercontent.com/u/{self.github_id}?v=4"
+        if self.github_username:
+            return f"https://github.com/{self.github_username}.png"
+        return ""
+
+    @property
+    def initials(self) -> str:
+        words = [w for w in self.display_name.replace("-", " ").split() if w[:1].isalnum()]
+        if not words:
+            return (self.github_username[:2] or "?").upper()
+        if len(words) == 1:
+            return words[0][:2].upper()
+        return (words[0][0] + words[-1][0]).upper()

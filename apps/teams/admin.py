@@ -1,0 +1,18 @@
+from django.contrib import admin
+
+from apps.teams.models import Membership, Team
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "team", "role", "created_at"]
+    list_filter = ["role"]
+    list_select_related = ["user", "team"]
+    raw_id_fields = ["user", "team"]
