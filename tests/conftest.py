@@ -1,10 +1,30 @@
+import os
+
 import pytest
 from django.core.cache import cache
+
+RUN_ID = os.getpid()
+
+
+def pytest_configure(config):
+    # Runs side by side (or a dev server on the same Redis) never see each other's cache keys.
+    from django.conf import settings
+
+    settings.CACHES["default"]["KEY_PREFIX"] = f"test-{RUN_ID}"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """A test database per test run (test_tformance_<pid>): runs side by side never collide."""
+    from django.conf import settings
+
+    for db in settings.DATABASES.values():
+        db.setdefault("TEST", {})["NAME"] = f"test_{db['NAME']}_{RUN_ID}"
 
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    """Every test starts and ends with an empty Redis cache (a real one, never a fake)."""
-    cache.clear()
+    """Every test starts and ends with no keys of this run in the real Redis cache."""
+    cache.delete_pattern("*")
     yield
-    cache.clear()
+    cache.delete_pattern("*")
