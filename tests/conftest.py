@@ -11,6 +11,8 @@ def pytest_configure(config):
     from django.conf import settings
 
     settings.CACHES["default"]["KEY_PREFIX"] = f"test-{RUN_ID}"
+    # Factories hash a password per user: PBKDF2 would dominate the suite's time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(scope="session")

@@ -78,7 +78,12 @@ class CommitFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Commit
 
-    team = factory.SubFactory(TeamFactory)
+    # a commit of a given pull request belongs to that PR's team
+    team = factory.Maybe(
+        "pull_request",
+        yes_declaration=factory.SelfAttribute("pull_request.team"),
+        no_declaration=factory.SubFactory(TeamFactory),
+    )
     github_sha = factory.Sequence(lambda n: f"{n:040x}")
     github_repo = factory.LazyAttribute(lambda o: f"{o.team.slug}/app")
     author = factory.SubFactory(TeamMemberFactory, team=factory.SelfAttribute("..team"))
