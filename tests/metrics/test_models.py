@@ -87,8 +87,9 @@ def _pr_kwargs(team, **overrides):
 
 @violation("teammember_unique_team_github_username")
 def _member_same_username_same_team():
+    # logins compare case-insensitively, so a differently cased duplicate is a duplicate too
     member = TeamMemberFactory(github_username="octocat")
-    return TeamMember, lambda: TeamMemberFactory(team=member.team, github_username="octocat")
+    return TeamMember, lambda: TeamMemberFactory(team=member.team, github_username="OctoCat")
 
 
 @violation("teammember_unique_team_github_id")

@@ -1,5 +1,6 @@
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Lower
 
 
 class TeamMember(models.Model):
@@ -22,8 +23,10 @@ class TeamMember(models.Model):
     class Meta:
         ordering = ["display_name", "id"]
         constraints = [
+            # GitHub logins compare case-insensitively: "Octocat" and "octocat" are one person.
             models.UniqueConstraint(
-                fields=["team", "github_username"],
+                F("team"),
+                Lower("github_username"),
                 condition=~Q(github_username=""),
                 name="teammember_unique_team_github_username",
             ),
