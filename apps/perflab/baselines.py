@@ -1,0 +1,246 @@
+"""The pre-fix code of each problem in the performance audit, kept to measure against.
+
+Faithful to the audit's snippets: the loops, the per-row lookups and the per-row writes are
+the point. Never imported by the app; tests and notebooks compare every shipped fix with
+the baseline here on the same data (same answer), and prove each baseline's statement
+count grows with its N.
+
+| problem | baseline here |
+|---|---|
+| 1 team breakdown N+1 | ``get_team_breakdown``: 4 statements per member |
+| 2 Copilot sync N+1 | ``sync_copilot_days``: a ``.get()`` and an ``update_or_create`` per user per day |
+| 3 PR export N+1 | ``pr_export_rows``: ``pr.author`` loaded lazily per row |
+| 4 cache off in development | ``get_key_metrics``: computed on every call, nothing cached |
+| 5 duplicate period queries | ``get_key_metrics_comparison``: ``get_key_metrics`` twice |
+| 6 missing composite indexes | ``AUDIT_INDEXES``: the candidates; the schema without them is the baseline |
+| 7 weekly aggregation loop | ``aggregate_team_weekly_metrics``: 5 reads + ``update_or_create`` per member |
+| 8 no API response caching | ``fetch_copilot_reports``: every day re-fetched, no conditional requests |
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from django.db.models import Avg, Count, Q, Sum
+
+from apps.integrations.copilot_records import parse_user_day
+from apps.metrics.models import AIUsageDaily, Commit, PRSurvey, PRSurveyReview, PullRequest, TeamMember, WeeklyMetrics
+from apps.metrics.services.dates import monday_of, previous_period, range_bounds
+from apps.metrics.services.numbers import percent, two_places
+from apps.metrics.services.pr_list_service import EXPORT_HEADER, export_row, filter_pull_requests
+
+
+def _merged_in_range(team, start: dt.date, end: dt.date):
+    lower, upper = range_bounds(start, end)
+    return PullRequest.objects.filter(
+        team=team, state=PullRequest.State.MERGED, merged_at__gte=lower, merged_at__lt=upper
+    )
+
+
+# --- problem 1 ------------------------------------------------------------------------------
+
+
+def get_team_breakdown(team, start_date: dt.date, end_date: dt.date) -> list[dict]:
+    """Per-member figures, one member at a time: 1 + 4 statements per member."""
+    prs = _merged_in_range(team, start_date, end_date)
+    rows = []
+    for member in TeamMember.objects.filter(team=team).order_by("display_name", "id"):
+        member_prs = prs.filter(author=member)
+        prs_merged = member_prs.count()  # N+1
+        if not member.is_active and prs_merged == 0:
+            continue
+        times = member_prs.aggregate(cycle=Avg("cycle_time_hours"), review=Avg("review_time_hours"))  # N+1
+        surveys = PRSurvey.objects.filter(pull_request__in=member_prs).aggregate(  # N+1
+            answered=Count("id", filter=Q(author_ai_assisted__isnull=False)),
+            ai=Count("id", filter=Q(author_ai_assisted=True)),
+        )
+        quality = PRSurveyReview.objects.filter(survey__pull_request__in=member_prs).aggregate(  # N+1
+            rating=Avg("quality_rating")
+        )
+        rows.append(
+            {
+                "member_id": member.id,
+                "display_name": member.display_name,
+                "github_username": member.github_username,
+                "avatar_url": member.avatar_url,
+                "prs_merged": prs_merged,
+                "avg_cycle_time": two_places(times["cycle"]),
+                "avg_review_time": two_places(times["review"]),
+                "ai_assisted_pct": percent(surveys["ai"], surveys["answered"]),
+                "avg_quality_rating": two_places(quality["rating"]),
+            }
+        )
+    return rows
+
+
+# --- problem 2 ------------------------------------------------------------------------------
+
+
+def group_records_by_day(records: list[dict]) -> list[dict]:
+    """NDJSON user-day records in the shape the audited task looped over: ``{"day", "per_user_data"}``."""
+    days: dict[str, list[dict]] = {}
+    for record in records:
+        days.setdefault(str(record.get("day")), []).append(record)
+    return [{"day": day, "per_user_data": users} for day, users in sorted(days.items())]
+
+
+def sync_copilot_days(team, days_data: list[dict]) -> dict:
+    """Store each user-day: one member ``.get()`` and one ``update_or_create`` per record."""
+    written = 0
+    unknown: set[str] = set()
+    for day_data in days_data:
+        for user_data in day_data["per_user_data"]:
+            user_day = parse_user_day(user_data)
+            try:
+                member = TeamMember.objects.get(team=team, github_username__iexact=user_day.login)  # N+1
+            except TeamMember.DoesNotExist:
+                unknown.add(user_day.login)
+                continue
+            AIUsageDaily.objects.update_or_create(  # N+1
+                team=team,
+                member=member,
+                date=user_day.day,
+                source=AIUsageDaily.Source.COPILOT,
+                defaults=user_day.usage_fields(),
+            )
+            written += 1
+    return {"rows_written": written, "unknown_logins": sorted(unknown)}
+
+
+# --- problem 3 ------------------------------------------------------------------------------
+
+
+def pr_export_rows(team, **filters) -> list[list[str]]:
+    """The CSV rows, header first; ``pr.author`` is fetched lazily for every row."""
+    prs = filter_pull_requests(team, **filters)  # no select_related("author")
+    rows = [EXPORT_HEADER]
+    for pr in prs.iterator():
+        rows.append(export_row(pr))  # pr.author: N+1
+    return rows
+
+
+# --- problems 4 and 5 -----------------------------------------------------------------------
+
+
+def get_key_metrics(team, start_date: dt.date, end_date: dt.date) -> dict:
+    """Team figures for a range, computed on every call (the cache was off): 4 statements."""
+    prs = _merged_in_range(team, start_date, end_date)
+    prs_merged = prs.count()
+    times = prs.aggregate(cycle=Avg("cycle_time_hours"), review=Avg("review_time_hours"))
+    surveys = PRSurvey.objects.filter(pull_request__in=prs).aggregate(
+        answered=Count("id", filter=Q(author_ai_assisted__isnull=False)),
+        ai=Count("id", filter=Q(author_ai_assisted=True)),
+    )
+    quality = PRSurveyReview.objects.filter(survey__pull_request__in=prs).aggregate(rating=Avg("quality_rating"))
+    return {
+        "prs_merged": prs_merged,
+        "avg_cycle_time": two_places(times["cycle"]),
+        "avg_review_time": two_places(times["review"]),
+        "ai_assisted_pct": percent(surveys["ai"], surveys["answered"]),
+        "avg_quality_rating": two_places(quality["rating"]),
+    }
+
+
+def get_key_metrics_comparison(team, start_date: dt.date, end_date: dt.date) -> dict:
+    """This period and the one before it: the whole computation twice."""
+    previous_start, previous_end = previous_period(start_date, end_date)
+    return {
+        "current": get_key_metrics(team, start_date, end_date),
+        "previous": get_key_metrics(team, previous_start, previous_end),
+    }
+
+
+# --- problem 6 ------------------------------------------------------------------------------
+
+# The audit's candidate indexes, as (model, fields). The baseline is the schema without them.
+AUDIT_INDEXES = [
+    ("metrics.PullRequest", ("team", "state", "merged_at")),
+    ("metrics.PullRequest", ("team", "author", "merged_at")),
+    ("metrics.PullRequest", ("team", "pr_created_at")),
+    ("metrics.TeamMember", ("team", "github_username")),
+    ("metrics.TeamMember", ("team", "is_active")),
+]
+
+
+# --- problem 7 ------------------------------------------------------------------------------
+
+
+def aggregate_team_weekly_metrics(team, week_start: dt.date) -> int:
+    """Rebuild a week's per-member rows: 5 reads and an ``update_or_create`` per active member.
+
+    Returns the number of members written.
+    """
+    week_start = monday_of(week_start)
+    lower, upper = range_bounds(week_start, week_start + dt.timedelta(days=6))
+    written = 0
+    for member in TeamMember.objects.filter(team=team, is_active=True):
+        prs = PullRequest.objects.filter(
+            team=team, author=member, state=PullRequest.State.MERGED, merged_at__gte=lower, merged_at__lt=upper
+        )
+        pr_stats = prs.aggregate(  # N+1
+            merged=Count("id"),
+            cycle=Avg("cycle_time_hours"),
+            review=Avg("review_time_hours"),
+            added=Sum("additions"),
+            removed=Sum("deletions"),
+            reverts=Count("id", filter=Q(is_revert=True)),
+            hotfixes=Count("id", filter=Q(is_hotfix=True)),
+            ai=Count("id", filter=Q(is_ai_assisted=True)),
+        )
+        commits = Commit.objects.filter(  # N+1
+            team=team, author=member, committed_at__gte=lower, committed_at__lt=upper
+        ).count()
+        surveys_completed = PRSurvey.objects.filter(  # N+1
+            pull_request__in=prs, author_ai_assisted__isnull=False
+        ).count()
+        quality = PRSurveyReview.objects.filter(survey__pull_request__in=prs).aggregate(  # N+1
+            rating=Avg("quality_rating")
+        )
+        guesses = PRSurveyReview.objects.filter(  # N+1
+            survey__pull_request__in=prs, guess_correct__isnull=False
+        ).aggregate(total=Count("id"), correct=Count("id", filter=Q(guess_correct=True)))
+        WeeklyMetrics.objects.update_or_create(  # N+1
+            team=team,
+            member=member,
+            week_start=week_start,
+            defaults={
+                "prs_merged": pr_stats["merged"],
+                "avg_cycle_time_hours": two_places(pr_stats["cycle"]),
+                "avg_review_time_hours": two_places(pr_stats["review"]),
+                "commits_count": commits,
+                "lines_added": pr_stats["added"] or 0,
+                "lines_removed": pr_stats["removed"] or 0,
+                "revert_count": pr_stats["reverts"],
+                "hotfix_count": pr_stats["hotfixes"],
+                "ai_assisted_prs": pr_stats["ai"],
+                "surveys_completed": surveys_completed,
+                "avg_quality_rating": two_places(quality["rating"]),
+                "guess_accuracy": percent(guesses["correct"], guesses["total"]),
+            },
+        )
+        written += 1
+    return written
+
+
+# --- problem 8 ------------------------------------------------------------------------------
+
+
+def fetch_copilot_reports(client, org: str, days: list[dt.date]) -> tuple[list[dict], int]:
+    """Every day's per-user report, fetched in full each time: no ETag, no ``If-None-Match``.
+
+    ``client`` is an ``httpx.Client`` whose base URL is the GitHub API. Returns the records
+    and the number of HTTP requests made.
+    """
+    records: list[dict] = []
+    requests = 0
+    for day in days:
+        response = client.get(f"/orgs/{org}/copilot/metrics/reports/users-1-day", params={"day": day.isoformat()})
+        requests += 1
+        response.raise_for_status()
+        for link in response.json()["download_links"]:
+            report = client.get(link)
+            requests += 1
+            report.raise_for_status()
+            records.extend(json.loads(line) for line in report.text.splitlines() if line.strip())
+    return records, requests
