@@ -1,0 +1,147 @@
+"""Charts for the lab, in one consistent style. Each function returns a matplotlib Figure.
+
+Series come from ``apps.perflab.series`` as a DataFrame with the columns ``size``,
+``variant`` (say "baseline" and "fix"), ``statements`` and ``median_ms`` (``p95_ms``
+optional). Notebooks end a plotting cell with ``plt.show()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from apps.perflab.explain import Plan
+
+VARIANT_COLOURS = {"baseline": "#cf222e", "fix": "#1a7f37", "sql": "#0969da", "floor": "#0969da"}
+_PALETTE = ["#8250df", "#bf8700", "#57606a", "#1b7c83"]
+_STYLE = {
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.titleweight": "bold",
+    "axes.titlesize": 12,
+    "axes.labelsize": 10,
+    "legend.frameon": False,
+    "figure.dpi": 100,
+}
+
+
+def _colour(variant: str, index: int) -> str:
+    return VARIANT_COLOURS.get(variant, _PALETTE[index % len(_PALETTE)])
+
+
+def _axes(title: str, xlabel: str, ylabel: str, size=(6.4, 3.8)):
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=size, layout="constrained")
+        ax.set_title(title, loc="left")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    return fig, ax
+
+
+def _check_columns(df: pd.DataFrame, needed: Sequence[str]) -> None:
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise ValueError(f"the series lacks column(s) {missing}; it has {list(df.columns)}")
+
+
+def _plot_variants(ax, df: pd.DataFrame, column: str) -> None:
+    for i, (variant, rows) in enumerate(df.groupby("variant", sort=False)):
+        rows = rows.sort_values("size")
+        ax.plot(rows["size"], rows[column], marker="o", linewidth=2, color=_colour(str(variant), i), label=variant)
+        last = rows.iloc[-1]
+        ax.annotate(
+            f"{last[column]:,.0f}" if column == "statements" else f"{last[column]:,.1f}",
+            (last["size"], last[column]),
+            textcoords="offset points",
+            xytext=(6, 0),
+            va="center",
+            fontsize=9,
+            color=_colour(str(variant), i),
+        )
+    ax.legend()
+
+
+def queries_vs_size(df: pd.DataFrame, *, size_label: str = "members", title: str = "Statements per call") -> Figure:
+    """Statement count against size, one line per variant: flat is fixed, rising is N+1."""
+    _check_columns(df, ["size", "variant", "statements"])
+    fig, ax = _axes(title, size_label, "SQL statements")
+    _plot_variants(ax, df, "statements")
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    return fig
+
+
+def latency_vs_size(
+    df: pd.DataFrame, *, size_label: str = "members", title: str = "Latency (median)", log: bool = True
+) -> Figure:
+    """Median latency against size; log axes so that a constant and a linear cost both read clearly."""
+    _check_columns(df, ["size", "variant", "median_ms"])
+    fig, ax = _axes(title, size_label, "milliseconds")
+    _plot_variants(ax, df, "median_ms")
+    if log:
+        ax.set_yscale("log")
+        if df["size"].max() / max(df["size"].min(), 1) >= 10:
+            ax.set_xscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    return fig
+
+
+def before_after_bars(
+    labels: Sequence[str],
+    before: Sequence[float],
+    after: Sequence[float],
+    *,
+    title: str,
+    unit: str,
+    names: tuple[str, str] = ("baseline", "fix"),
+    log: bool = False,
+) -> Figure:
+    """Paired horizontal bars: one pair per label (a path, a problem)."""
+    if not (len(labels) == len(before) == len(after)):
+        raise ValueError("labels, before and after must have the same length")
+    fig, ax = _axes(title, unit, "", size=(6.4, 0.55 * len(labels) + 1.4))
+    positions = range(len(labels))
+    height = 0.38
+    ax.barh([p - height / 2 for p in positions], before, height, color=_colour(names[0], 0), label=names[0])
+    ax.barh([p + height / 2 for p in positions], after, height, color=_colour(names[1], 1), label=names[1])
+    ax.set_yticks(list(positions), labels)
+    ax.invert_yaxis()
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.grid(False, axis="y")
+    if log:
+        ax.set_xscale("log")
+    ax.legend(loc="lower right")
+    return fig
+
+
+def plan_comparison(before: Plan, after: Plan, *, title: str = "Query plan, before and after") -> Figure:
+    """Execution time of two plans side by side, each labelled with its plan's top nodes."""
+    times = [before.execution_time_ms or 0.0, after.execution_time_ms or 0.0]
+    fig, ax = _axes(title, "execution time (ms)", "", size=(7.2, 2.8))
+    colours = [_colour("baseline", 0), _colour("fix", 1)]
+    ax.barh([0, 1], times, 0.5, color=colours)
+    ax.set_yticks([0, 1], ["before", "after"])
+    ax.invert_yaxis()
+    ax.grid(False, axis="y")
+    for y, (plan, value) in enumerate(zip((before, after), times, strict=True)):
+        first_lines = " / ".join(line.strip() for line in plan.summary().splitlines()[:2])
+        ax.annotate(
+            f"{value:,.2f} ms  {first_lines}",
+            (value, y),
+            textcoords="offset points",
+            xytext=(6, 0),
+            va="center",
+            fontsize=8,
+        )
+    ax.set_xlim(0, max(times) * 2.2 if max(times) else 1)
+    return fig
