@@ -14,37 +14,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.integrations.factories import GitHubIntegrationFactory
-from apps.metrics.factories import (
-    AIUsageDailyFactory,
-    CommitFactory,
-    PRReviewFactory,
-    PRSurveyFactory,
-    PRSurveyReviewFactory,
-    PullRequestFactory,
-    TeamMemberFactory,
-    WeeklyMetricsFactory,
-)
-from apps.teams.factories import MembershipFactory, TeamFactory, UserFactory
+from apps.metrics.factories import CommitFactory, PullRequestFactory
+from apps.teams.factories import UserFactory
+from tests.support import ALL_FACTORIES
 
 OUR_APPS = {"teams", "metrics", "integrations"}
 SMALL, LARGE = 3, 30
 
-FACTORY_OF = {
-    factory._meta.model: factory
-    for factory in [
-        TeamFactory,
-        MembershipFactory,
-        GitHubIntegrationFactory,
-        TeamMemberFactory,
-        PullRequestFactory,
-        PRReviewFactory,
-        CommitFactory,
-        PRSurveyFactory,
-        PRSurveyReviewFactory,
-        AIUsageDailyFactory,
-        WeeklyMetricsFactory,
-    ]
-}
+FACTORY_OF = {factory._meta.model: factory for factory in ALL_FACTORIES}
 
 
 def _our_registered_models():

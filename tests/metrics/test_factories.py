@@ -18,23 +18,11 @@ from apps.metrics.factories import (
     WeeklyMetricsFactory,
 )
 from apps.metrics.models import PullRequest
-from apps.teams.factories import MembershipFactory, TeamFactory, UserFactory
+from apps.teams.factories import TeamFactory, UserFactory
 from apps.teams.models import Team
+from tests.support import ALL_FACTORIES
 
-FACTORIES = [
-    UserFactory,
-    TeamFactory,
-    MembershipFactory,
-    GitHubIntegrationFactory,
-    TeamMemberFactory,
-    PullRequestFactory,
-    PRReviewFactory,
-    CommitFactory,
-    PRSurveyFactory,
-    PRSurveyReviewFactory,
-    AIUsageDailyFactory,
-    WeeklyMetricsFactory,
-]
+FACTORIES = ALL_FACTORIES
 OUR_APPS = ("teams", "metrics", "integrations")
 
 

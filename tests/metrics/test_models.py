@@ -34,25 +34,12 @@ from apps.metrics.models import (
     WeeklyMetrics,
 )
 from apps.teams.factories import TeamFactory
+from tests.support import assert_rejected, constraint_name
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 MONDAY = dt.date(2026, 3, 2)
 assert MONDAY.isoweekday() == 1
 
-
-def _constraint_name(exc: IntegrityError) -> str | None:
-    """The name PostgreSQL reports for the violated constraint (psycopg's diagnostics)."""
-    return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
-
-
-def assert_rejected(model, constraint: str, write) -> None:
-    """``write()`` fails on ``constraint`` and leaves ``model``'s table as it was."""
-    before = model.objects.count()
-    with pytest.raises(IntegrityError) as excinfo:
-        with transaction.atomic():
-            write()
-    assert _constraint_name(excinfo.value) == constraint, excinfo.value
-    assert model.objects.count() == before
 
 
 # --- the violations, one or more per constraint ------------------------------------------------
@@ -367,7 +354,7 @@ def test_pr_update_that_breaks_merged_at_iff_merged_is_rejected():
     with pytest.raises(IntegrityError) as excinfo:
         with transaction.atomic():
             PullRequest.objects.filter(pk=pr.pk).update(merged_at=None)
-    assert _constraint_name(excinfo.value) == "pullrequest_merged_at_iff_merged"
+    assert constraint_name(excinfo.value) == "pullrequest_merged_at_iff_merged"
     pr.refresh_from_db()
     assert pr.merged_at == merged_at
 

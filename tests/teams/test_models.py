@@ -3,27 +3,10 @@
 import re
 
 import pytest
-from django.db import IntegrityError, transaction
 
 from apps.teams.factories import MembershipFactory, TeamFactory, UserFactory
 from apps.teams.models import Membership, Team
-
-
-def _constraint_name(exc: IntegrityError) -> str | None:
-    """The name PostgreSQL reports for the violated constraint (psycopg's diagnostics)."""
-    return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
-
-
-
-def assert_rejected(model, constraint: str, write) -> None:
-    """``write()`` fails on ``constraint`` and leaves ``model``'s table as it was."""
-    before = model.objects.count()
-    with pytest.raises(IntegrityError) as excinfo:
-        with transaction.atomic():
-            write()
-    assert _constraint_name(excinfo.value) == constraint, excinfo.value
-    assert model.objects.count() == before
-
+from tests.support import assert_rejected
 
 # --- constraints ---------------------------------------------------------------------------
 

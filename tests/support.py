@@ -1,0 +1,48 @@
+"""Helpers shared by several test modules."""
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from apps.integrations.factories import GitHubIntegrationFactory
+from apps.metrics.factories import (
+    AIUsageDailyFactory,
+    CommitFactory,
+    PRReviewFactory,
+    PRSurveyFactory,
+    PRSurveyReviewFactory,
+    PullRequestFactory,
+    TeamMemberFactory,
+    WeeklyMetricsFactory,
+)
+from apps.teams.factories import MembershipFactory, TeamFactory, UserFactory
+
+# One factory per model of ours (and the user model), in dependency order.
+ALL_FACTORIES = [
+    UserFactory,
+    TeamFactory,
+    MembershipFactory,
+    GitHubIntegrationFactory,
+    TeamMemberFactory,
+    PullRequestFactory,
+    PRReviewFactory,
+    CommitFactory,
+    PRSurveyFactory,
+    PRSurveyReviewFactory,
+    AIUsageDailyFactory,
+    WeeklyMetricsFactory,
+]
+
+
+def constraint_name(exc: IntegrityError) -> str | None:
+    """The name PostgreSQL reports for the violated constraint (psycopg's diagnostics)."""
+    return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+
+
+def assert_rejected(model, constraint: str, write) -> None:
+    """``write()`` fails on ``constraint`` and leaves ``model``'s table as it was."""
+    before = model.objects.count()
+    with pytest.raises(IntegrityError) as excinfo:
+        with transaction.atomic():
+            write()
+    assert constraint_name(excinfo.value) == constraint, excinfo.value
+    assert model.objects.count() == before
