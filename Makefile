@@ -10,13 +10,16 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_SEED_ARGS ?= --teams 1 --members 50 --prs-per-member 20 --days 90
 
-.PHONY: help install demo serve test lint stop servers shell
+.PHONY: help install demo serve test unit-tests notebook-tests lint stop servers shell lab notebooks report
 
 help:
 	@echo "make demo    - install, start embedded servers, migrate, seed 50 members, serve on http://$(HOST):$(PORT)/"
 	@echo "make test    - install and run the whole test suite"
 	@echo "make stop    - stop the embedded PostgreSQL and Redis"
 	@echo "make lint    - ruff"
+	@echo "make lab     - JupyterLab with a Django shell-plus kernel, in notebooks/"
+	@echo "make notebooks - re-execute every notebook in place (outputs are committed)"
+	@echo "make report  - execute every notebook and write reports/index.html"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,8 +44,24 @@ serve: install
 lint: install
 	$(BIN)/ruff check .
 
-test: install lint
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval-sanitize.cfg -p no:cacheprovider
+
+test: install lint unit-tests notebook-tests
+
+unit-tests: install
 	$(BIN)/pytest
+
+notebook-tests: install
+	@if ls notebooks/*.ipynb >/dev/null 2>&1; then $(BIN)/pytest $(NBVAL) notebooks; else echo "no notebooks yet"; fi
+
+lab: install
+	cd notebooks && ../$(BIN)/python ../manage.py shell_plus --lab
+
+notebooks: install
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/[0-9]*.ipynb
+
+report: install
+	$(BIN)/python manage.py build_report
 
 shell: install
 	$(BIN)/python manage.py shell_plus

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from apps.perflab.explain import Plan
 
@@ -91,8 +91,10 @@ def latency_vs_size(
         ax.set_yscale("log")
         if df["size"].max() / max(df["size"].min(), 1) >= 10:
             ax.set_xscale("log")
+            ax.set_xticks(sorted(df["size"].unique()))  # label the measured sizes, not powers of ten
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     return fig
 
 

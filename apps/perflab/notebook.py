@@ -1,0 +1,104 @@
+"""The notebook harness: one call in the first cell, one in the last.
+
+``setup_notebook("01_team_breakdown")`` sets Django up inside the kernel, creates, migrates
+and seeds an isolated database ``tformance_nb_01_team_breakdown`` with fixed seeds and dates,
+and loads django-extensions' notebook extension (the shell_plus model imports) quietly.
+``lab.close()`` in the last cell drops that database again. Each notebook therefore runs on
+its own data, and its checked outputs are the same on every machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+DATABASE_PREFIX = "tformance_nb_"
+NOTEBOOK_END_DATE = dt.date(2026, 3, 31)  # fixed: nbval compares outputs run after run
+
+
+def _database_name(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_]{1,40}", name):
+        raise ValueError(f"a notebook name is letters, digits and underscores (at most 40), not {name!r}")
+    return DATABASE_PREFIX + name.lower()
+
+
+def _setup_django() -> None:
+    # IPython runs an event loop; Django refuses sync ORM calls inside one unless told it is safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tformance.settings")
+    import django
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # stray start-up warnings would land in nbval's stderr
+        django.setup()
+
+
+def _load_shell_plus_imports() -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # not in IPython (a plain script or a test)
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        shell.extension_manager.load_extension("django_extensions.management.notebook_extension")
+
+
+@dataclass
+class NotebookLab:
+    """What ``setup_notebook`` made: the database, the seeded dataset and its result."""
+
+    name: str
+    database: str
+    original_database: str
+    spec: Any = None
+    seeded: Any = None
+    closed: bool = field(default=False)
+
+    def close(self) -> None:
+        """Drop the notebook's database and point the connection back where it was."""
+        if self.closed:
+            return
+        from django.db import connection
+
+        connection.creation.destroy_test_db(self.original_database, verbosity=0)
+        self.closed = True
+        print(f"dropped {self.database}")
+
+
+def setup_notebook(name: str, *, seed: bool = True, **spec_fields) -> NotebookLab:
+    """Create, migrate and seed ``tformance_nb_<name>``; switch the ORM to it.
+
+    ``spec_fields`` are ``apps.perflab.datagen.DatasetSpec`` fields (teams, members_per_team,
+    prs_per_member, days, seed...); ``end_date`` defaults to a fixed day, so that every run
+    sees the same data. Prints one deterministic line describing the data.
+    """
+    database = _database_name(name)
+    _setup_django()
+    from django.db import connection
+
+    from apps.perflab import datagen
+
+    original = connection.settings_dict["NAME"]
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = database
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False, keepdb=False)
+    lab = NotebookLab(name=name, database=database, original_database=original)
+    if seed:
+        lab.spec = datagen.DatasetSpec(**{"end_date": NOTEBOOK_END_DATE, **spec_fields})
+        lab.seeded = datagen.generate(lab.spec, progress=False)
+    _load_shell_plus_imports()
+    print(f"database {database} ready" + (f": {describe_seed(lab.seeded)}" if lab.seeded is not None else ""))
+    return lab
+
+
+def describe_seed(seeded) -> str:
+    """Row counts of a seeded dataset, in load order: deterministic for a fixed spec."""
+    return ", ".join(f"{count:,} {name}" for name, count in seeded.row_counts.items())
