@@ -55,7 +55,7 @@ notebook-tests: install
 	@if ls notebooks/*.ipynb >/dev/null 2>&1; then $(BIN)/pytest $(NBVAL) notebooks; else echo "no notebooks yet"; fi
 
 lab: install
-	cd notebooks && ../$(BIN)/python ../manage.py shell_plus --lab
+	$(BIN)/python manage.py shell_plus --lab
 
 notebooks: install
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/[0-9]*.ipynb

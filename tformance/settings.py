@@ -6,6 +6,7 @@ are started or reused. Production (``DJANGO_DEBUG=false``) refuses to start unle
 ``DATABASE_URL``, ``REDIS_URL`` and ``SECRET_KEY`` are all set.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -173,5 +174,7 @@ LOGGING = {
 }
 
 # Jupyter (django-extensions' shell_plus --notebook / make lab)
-NOTEBOOK_ARGUMENTS = ["--notebook-dir", str(BASE_DIR / "notebooks")]
+NOTEBOOK_ARGUMENTS = ["--notebook-dir", str(BASE_DIR / "notebooks"), "--ip", "127.0.0.1", "--no-browser"]
+if hasattr(os, "geteuid") and os.geteuid() == 0:
+    NOTEBOOK_ARGUMENTS.append("--allow-root")  # containers and CI machines often run as root
 SHELL_PLUS_PRINT_SQL_TRUNCATE = None
