@@ -6,5 +6,4 @@ app_name = "teams"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("t/<slug:team_slug>/", views.team_overview, name="overview"),
 ]

@@ -1,0 +1,44 @@
+"""Per-team cache versions: a cached figure is never older than the team's last data change.
+
+Every cache key of a team's figures carries the team's data version. Services that change the
+team's data (sync, aggregation, imports) call ``bump_team_data_version`` after they commit, so
+the next read misses and recomputes; the old keys simply expire (5 minutes).
+
+The cache is Redis (django-redis, errors swallowed and logged): when Redis is down, reads miss,
+figures are computed from the database, and nothing fails.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.cache import cache
+from django.db import transaction
+
+KEY_METRICS_TIMEOUT = 300  # seconds
+
+
+def _version_key(team_id: int) -> str:
+    return f"team:{team_id}:data-version"
+
+
+def team_data_version(team_id: int) -> int:
+    return cache.get(_version_key(team_id)) or 0
+
+
+def bump_team_data_version(team_id: int) -> None:
+    """Invalidate every cached figure of the team, once the current transaction commits."""
+
+    def bump() -> None:
+        key = _version_key(team_id)
+        # add() creates the counter without expiry; incr() is atomic in Redis.
+        if not cache.add(key, 1, timeout=None):
+            cache.incr(key)
+
+    transaction.on_commit(bump)
+
+
+def figures_key(kind: str, team_id: int, *periods: tuple[dt.date, dt.date]) -> str:
+    """``kind:team:version:start..end[,start..end]``: a new version makes every old key unreachable."""
+    span = ",".join(f"{start.isoformat()}..{end.isoformat()}" for start, end in periods)
+    return f"{kind}:team:{team_id}:v{team_data_version(team_id)}:{span}"
