@@ -14,6 +14,7 @@ import datetime as dt
 import io
 import os
 import re
+import uuid
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,13 @@ def _load_shell_plus_imports() -> None:
         shell.extension_manager.load_extension("django_extensions.management.notebook_extension")
 
 
+def _isolate_cache(database: str) -> None:
+    """Cache keys of this run only: Redis is shared, and ids repeat across fresh databases."""
+    from django.core.cache import cache
+
+    cache.key_prefix = f"{database}:{uuid.uuid4().hex[:12]}"
+
+
 @dataclass
 class NotebookLab:
     """What ``setup_notebook`` made: the database, the seeded dataset and its result."""
@@ -66,8 +74,10 @@ class NotebookLab:
         """Drop the notebook's database and point the connection back where it was."""
         if self.closed:
             return
+        from django.core.cache import cache
         from django.db import connection
 
+        cache.delete_pattern("*")  # this run's keys only (the prefix is the run's own)
         connection.creation.destroy_test_db(self.original_database, verbosity=0)
         self.closed = True
         print(f"dropped {self.database}")
@@ -90,6 +100,7 @@ def setup_notebook(name: str, *, seed: bool = True, **spec_fields) -> NotebookLa
     connection.settings_dict.setdefault("TEST", {})["NAME"] = database
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False, keepdb=False)
+    _isolate_cache(database)
     lab = NotebookLab(name=name, database=database, original_database=original)
     if seed:
         lab.spec = datagen.DatasetSpec(**{"end_date": NOTEBOOK_END_DATE, **spec_fields})

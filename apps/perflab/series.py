@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
+from django.core.cache import cache
 from django.db import connection
 from tqdm import tqdm
 
@@ -40,10 +41,14 @@ class DifferentAnswers(AssertionError):
 
 
 def reset_generated_data() -> None:
-    """Empty every table that ``datagen`` fills (and what hangs off them), in one statement."""
+    """Empty every table that ``datagen`` fills (and what hangs off them), and the cache.
+
+    Ids restart, so a cached figure of "team 1" from the previous size must not survive.
+    """
     tables = ", ".join(model._meta.db_table for model in datagen.LOAD_ORDER)
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    cache.delete_pattern("*")  # only keys under this process's prefix
 
 
 def analyze_tables() -> None:

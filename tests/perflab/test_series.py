@@ -56,3 +56,11 @@ def test_different_answers_fail_loudly():
 def test_needs_sizes_and_variants():
     with pytest.raises(ValueError):
         series.scale_series([], spec_for, {"fix": bulk}, progress=False)
+
+
+def test_reset_clears_cached_figures():
+    from django.core.cache import cache
+
+    cache.set("team:1:figure", 42)
+    series.reset_generated_data()
+    assert cache.get("team:1:figure") is None

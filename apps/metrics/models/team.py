@@ -3,6 +3,15 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 
 
+def avatar_url_for(github_username: str, github_id: str) -> str:
+    """GitHub's avatar for an id (stable) or else a login; "" without either."""
+    if github_id:
+        return f"https://avatars.githubusercontent.com/u/{github_id}?v=4"
+    if github_username:
+        return f"https://github.com/{github_username}.png"
+    return ""
+
+
 class TeamMember(models.Model):
     """A person on a team as GitHub and our surveys know them (not a login user)."""
 
@@ -45,11 +54,7 @@ class TeamMember(models.Model):
 
     @property
     def avatar_url(self) -> str:
-        if self.github_id:
-            return f"https://avatars.githubusercontent.com/u/{self.github_id}?v=4"
-        if self.github_username:
-            return f"https://github.com/{self.github_username}.png"
-        return ""
+        return avatar_url_for(self.github_username, self.github_id)
 
     @property
     def initials(self) -> str:

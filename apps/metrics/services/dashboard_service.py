@@ -2,8 +2,8 @@
 
 Each aggregates in PostgreSQL in a fixed number of statements, whatever the team's size:
 
-- ``get_team_breakdown``: 1 statement (members annotated through a filtered join to their
-  merged PRs in the range, and one correlated subquery for survey-review ratings).
+- ``get_team_breakdown``: 2 statements (members annotated through a filtered join to their
+  merged PRs in the range; survey-review ratings grouped by author).
 - ``get_key_metrics``: 2 statements cold (PR figures; survey-review ratings), 0 warm (Redis).
 - ``get_key_metrics_comparison``: the same 2 statements for both periods at once
   (conditional aggregation), 0 warm.
@@ -17,9 +17,10 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.cache import cache
-from django.db.models import Avg, Count, FilteredRelation, OuterRef, Q, Subquery
+from django.db.models import Avg, Count, FilteredRelation, Q
 
 from apps.metrics.models import PRSurveyReview, PullRequest, TeamMember
+from apps.metrics.models.team import avatar_url_for
 from apps.metrics.services.dates import previous_period, range_bounds
 from apps.metrics.services.numbers import percent, two_places
 from apps.metrics.services.team_cache import KEY_METRICS_TIMEOUT, figures_key
@@ -33,25 +34,14 @@ Period = tuple[dt.date, dt.date]
 def get_team_breakdown(team, start_date: dt.date, end_date: dt.date) -> list[dict]:
     """One row per member who is active or merged a PR in the range, by display name then id.
 
-    One statement. PRs without an author are not anyone's row.
+    Two statements: members with their PR figures, then survey-review ratings per author.
+    PRs without an author are not anyone's row.
     """
     lower, upper = range_bounds(start_date, end_date)
     merged_in_range = Q(
         pull_requests__state=PullRequest.State.MERGED,
         pull_requests__merged_at__gte=lower,
         pull_requests__merged_at__lt=upper,
-    )
-    ratings = (
-        PRSurveyReview.objects.filter(
-            survey__pull_request__author=OuterRef("pk"),
-            survey__pull_request__state=PullRequest.State.MERGED,
-            survey__pull_request__merged_at__gte=lower,
-            survey__pull_request__merged_at__lt=upper,
-        )
-        .order_by()
-        .values("survey__pull_request__author")
-        .annotate(rating=Avg("quality_rating"))
-        .values("rating")
     )
     members = (
         TeamMember.objects.filter(team=team)
@@ -64,22 +54,40 @@ def get_team_breakdown(team, start_date: dt.date, end_date: dt.date) -> list[dic
             # a survey is one-to-one with its PR: joining it does not inflate the counts
             surveys_answered=Count("merged__survey", filter=Q(merged__survey__author_ai_assisted__isnull=False)),
             surveys_ai=Count("merged__survey", filter=Q(merged__survey__author_ai_assisted=True)),
-            avg_rating=Subquery(ratings),
         )
         .filter(Q(is_active=True) | Q(prs_merged__gt=0))
         .order_by("display_name", "id")
+        .values(
+            "id", "display_name", "github_username", "github_id", "prs_merged", "avg_cycle", "avg_review",
+            "surveys_answered", "surveys_ai",
+        )
+    )
+    # Survey reviews are many per PR: joined into the query above they would inflate every
+    # count, so their average comes from a second, grouped statement.
+    ratings = dict(
+        PRSurveyReview.objects.filter(
+            survey__pull_request__team=team,
+            survey__pull_request__state=PullRequest.State.MERGED,
+            survey__pull_request__merged_at__gte=lower,
+            survey__pull_request__merged_at__lt=upper,
+            survey__pull_request__author__isnull=False,
+        )
+        .order_by()
+        .values("survey__pull_request__author")
+        .annotate(rating=Avg("quality_rating"))
+        .values_list("survey__pull_request__author", "rating")
     )
     return [
         {
-            "member_id": m.id,
-            "display_name": m.display_name,
-            "github_username": m.github_username,
-            "avatar_url": m.avatar_url,
-            "prs_merged": m.prs_merged,
-            "avg_cycle_time": two_places(m.avg_cycle),
-            "avg_review_time": two_places(m.avg_review),
-            "ai_assisted_pct": percent(m.surveys_ai, m.surveys_answered),
-            "avg_quality_rating": two_places(m.avg_rating),
+            "member_id": m["id"],
+            "display_name": m["display_name"],
+            "github_username": m["github_username"],
+            "avatar_url": avatar_url_for(m["github_username"], m["github_id"]),
+            "prs_merged": m["prs_merged"],
+            "avg_cycle_time": two_places(m["avg_cycle"]),
+            "avg_review_time": two_places(m["avg_review"]),
+            "ai_assisted_pct": percent(m["surveys_ai"], m["surveys_answered"]),
+            "avg_quality_rating": two_places(ratings.get(m["id"])),
         }
         for m in members
     ]
