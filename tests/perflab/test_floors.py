@@ -26,6 +26,6 @@ def test_floors_equal_the_services(seed):
     for team in Team.objects.filter(pk__in=result.team_ids):
         for start, end in RANGES:
             assert floors.team_breakdown_sql(team, start, end) == dashboard_service.get_team_breakdown(team, start, end)
-            assert floors.key_metrics_sql(team, start, end) == dashboard_service._compute_key_metrics(
+            assert floors.key_metrics_sql(team, start, end) == dashboard_service.compute_key_metrics(
                 team, [(start, end)]
             )[0]

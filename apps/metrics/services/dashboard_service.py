@@ -101,8 +101,11 @@ def _period_filter(prefix: str, period: Period) -> Q:
     return Q(**{f"{prefix}merged_at__gte": lower, f"{prefix}merged_at__lt": upper})
 
 
-def _compute_key_metrics(team, periods: list[Period]) -> list[dict]:
-    """Key metrics of several periods in two statements, by conditional aggregation."""
+def compute_key_metrics(team, periods: list[Period]) -> list[dict]:
+    """Key metrics of several periods in two statements, by conditional aggregation; never cached.
+
+    What a cache miss runs: notebooks and benchmarks call it to measure the cold path.
+    """
     earliest = min(start for start, _ in periods)
     latest = max(end for _, end in periods)
     prs = PullRequest.objects.filter(team=team, state=PullRequest.State.MERGED).filter(
@@ -141,7 +144,7 @@ def _cached(kind: str, team, periods: list[Period]) -> list[dict]:
     key = figures_key(kind, team.id, *periods)
     figures = cache.get(key)
     if figures is None:
-        figures = _compute_key_metrics(team, periods)
+        figures = compute_key_metrics(team, periods)
         cache.set(key, figures, KEY_METRICS_TIMEOUT)
     return figures
 

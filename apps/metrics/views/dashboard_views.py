@@ -1,13 +1,47 @@
+"""The team dashboard page: range form, metric cards, team breakdown; the charts load in the browser.
+
+Statements: the team lookup, ``get_team_breakdown`` (1) and ``get_key_metrics_comparison``
+(2 cold, 0 warm), plus the session and user of the request: the same for any team size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
 from django.shortcuts import render
 
-from apps.metrics.views.params import InvalidParameter, bad_request, parse_date_range
-from apps.teams.services import get_team_for_user
+from apps.metrics.models import TeamMember
+from apps.metrics.services.dashboard_service import get_team_breakdown
+from apps.metrics.views.chart_views import cards_context, team_and_range
+from apps.metrics.views.params import DateRange, today_utc
+
+PRESET_DAYS = (7, 30, 90)
 
 
-def dashboard(request, team_slug: str):
-    team = get_team_for_user(request.user, team_slug)
-    try:
-        date_range = parse_date_range(request.GET)
-    except InvalidParameter as error:
-        return bad_request(error)
-    return render(request, "metrics/dashboard.html", {"team": team, "range": date_range})
+def _presets(date_range: DateRange) -> list[dict]:
+    """Links for the last 7/30/90 days ending today (UTC); the one matching the range is marked."""
+    today = today_utc()
+    presets = []
+    for days in PRESET_DAYS:
+        preset = DateRange(today - dt.timedelta(days=days - 1), today)
+        presets.append({"label": f"Last {days} days", "query": preset.as_query(), "active": preset == date_range})
+    return presets
+
+
+def _with_initials(row: dict) -> dict:
+    # The model's own rule, on an unsaved instance: no query.
+    member = TeamMember(display_name=row["display_name"], github_username=row["github_username"])
+    return {**row, "initials": member.initials}
+
+
+@team_and_range
+def dashboard(request, team, date_range: DateRange):
+    breakdown = [_with_initials(row) for row in get_team_breakdown(team, date_range.start, date_range.end)]
+    context = {
+        "team": team,
+        "range": date_range,
+        "presets": _presets(date_range),
+        "breakdown": breakdown,
+        **cards_context(team, date_range),
+    }
+    return render(request, "metrics/dashboard.html", context)
