@@ -53,10 +53,17 @@ def _load_shell_plus_imports() -> None:
 
 
 def _isolate_cache(database: str) -> None:
-    """Cache keys of this run only: Redis is shared, and ids repeat across fresh databases."""
+    """Cache keys of this run only: Redis is shared, and ids repeat across fresh databases.
+
+    The settings change too, so that a cache re-created later (say, after ``override_settings``)
+    keeps the run's prefix.
+    """
+    from django.conf import settings
     from django.core.cache import cache
 
-    cache.key_prefix = f"{database}:{uuid.uuid4().hex[:12]}"
+    prefix = f"{database}:{uuid.uuid4().hex[:12]}"
+    settings.CACHES["default"]["KEY_PREFIX"] = prefix
+    cache.key_prefix = prefix
 
 
 @dataclass
