@@ -11,7 +11,7 @@ import datetime as dt
 
 from django.db import connection
 
-from apps.metrics.models import TeamMember
+from apps.metrics.models.team import avatar_url_for
 from apps.metrics.services.dates import range_bounds
 from apps.metrics.services.numbers import percent, two_places
 
@@ -80,7 +80,7 @@ def team_breakdown_sql(team, start_date: dt.date, end_date: dt.date) -> list[dic
             "member_id": member_id,
             "display_name": display_name,
             "github_username": username,
-            "avatar_url": TeamMember(github_username=username, github_id=github_id).avatar_url,
+            "avatar_url": avatar_url_for(username, github_id),
             "prs_merged": prs_merged,
             "avg_cycle_time": two_places(avg_cycle),
             "avg_review_time": two_places(avg_review),

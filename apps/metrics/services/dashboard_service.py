@@ -17,10 +17,11 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.cache import cache
-from django.db.models import Avg, Count, FilteredRelation, Q
+from django.db.models import Avg, Count, F, FilteredRelation, Q
 
 from apps.metrics.models import PRSurveyReview, PullRequest, TeamMember
 from apps.metrics.models.team import avatar_url_for
+from apps.metrics.services.compiled import CompiledQuery
 from apps.metrics.services.dates import previous_period, range_bounds
 from apps.metrics.services.numbers import percent, two_places
 from apps.metrics.services.team_cache import KEY_METRICS_TIMEOUT, figures_key
@@ -31,20 +32,14 @@ Period = tuple[dt.date, dt.date]
 # --- team breakdown ---------------------------------------------------------------------------
 
 
-def get_team_breakdown(team, start_date: dt.date, end_date: dt.date) -> list[dict]:
-    """One row per member who is active or merged a PR in the range, by display name then id.
-
-    Two statements: members with their PR figures, then survey-review ratings per author.
-    PRs without an author are not anyone's row.
-    """
-    lower, upper = range_bounds(start_date, end_date)
+def _members_with_pr_figures(team_id: int, lower: dt.datetime, upper: dt.datetime):
     merged_in_range = Q(
         pull_requests__state=PullRequest.State.MERGED,
         pull_requests__merged_at__gte=lower,
         pull_requests__merged_at__lt=upper,
     )
-    members = (
-        TeamMember.objects.filter(team=team)
+    return (
+        TeamMember.objects.filter(team_id=team_id)
         # the range goes into the JOIN's ON clause, so members without PRs stay (LEFT JOIN)
         .annotate(merged=FilteredRelation("pull_requests", condition=merged_in_range))
         .annotate(
@@ -62,21 +57,39 @@ def get_team_breakdown(team, start_date: dt.date, end_date: dt.date) -> list[dic
             "surveys_answered", "surveys_ai",
         )
     )
-    # Survey reviews are many per PR: joined into the query above they would inflate every
-    # count, so their average comes from a second, grouped statement.
-    ratings = dict(
+
+
+def _ratings_by_author(team_id: int, lower: dt.datetime, upper: dt.datetime):
+    # Survey reviews are many per PR: joined into the members' query they would inflate every
+    # count, so their average comes from this second, grouped statement.
+    return (
         PRSurveyReview.objects.filter(
-            survey__pull_request__team=team,
+            survey__pull_request__team_id=team_id,
             survey__pull_request__state=PullRequest.State.MERGED,
             survey__pull_request__merged_at__gte=lower,
             survey__pull_request__merged_at__lt=upper,
             survey__pull_request__author__isnull=False,
         )
         .order_by()
-        .values("survey__pull_request__author")
+        .values(author_id=F("survey__pull_request__author"))
         .annotate(rating=Avg("quality_rating"))
-        .values_list("survey__pull_request__author", "rating")
     )
+
+
+_RANGE_PARAMETERS = {"team_id": int, "lower": dt.datetime, "upper": dt.datetime}
+_MEMBERS_WITH_PR_FIGURES = CompiledQuery(_members_with_pr_figures, **_RANGE_PARAMETERS)
+_RATINGS_BY_AUTHOR = CompiledQuery(_ratings_by_author, **_RANGE_PARAMETERS)
+
+
+def get_team_breakdown(team, start_date: dt.date, end_date: dt.date) -> list[dict]:
+    """One row per member who is active or merged a PR in the range, by display name then id.
+
+    Two statements: members with their PR figures, then survey-review ratings per author.
+    PRs without an author are not anyone's row.
+    """
+    lower, upper = range_bounds(start_date, end_date)
+    members = _MEMBERS_WITH_PR_FIGURES.rows(team_id=team.id, lower=lower, upper=upper)
+    ratings = {r["author_id"]: r["rating"] for r in _RATINGS_BY_AUTHOR.rows(team_id=team.id, lower=lower, upper=upper)}
     return [
         {
             "member_id": m["id"],
@@ -96,45 +109,89 @@ def get_team_breakdown(team, start_date: dt.date, end_date: dt.date) -> list[dic
 # --- key metrics ------------------------------------------------------------------------------
 
 
-def _period_filter(prefix: str, period: Period) -> Q:
-    lower, upper = range_bounds(*period)
+def _merged_between(prefix: str, lower: dt.datetime, upper: dt.datetime) -> Q:
     return Q(**{f"{prefix}merged_at__gte": lower, f"{prefix}merged_at__lt": upper})
 
 
+def _period_parameters(count: int) -> dict[str, type]:
+    bounds = {}
+    for i in range(count):
+        bounds |= {f"lower_{i}": dt.datetime, f"upper_{i}": dt.datetime}
+    return {"team_id": int, "span_lower": dt.datetime, "span_upper": dt.datetime, **bounds}
+
+
+def _pr_figures_query(count: int) -> CompiledQuery:
+    def build(team_id, span_lower, span_upper, **bounds):
+        figures = {}
+        for i in range(count):
+            in_period = _merged_between("", bounds[f"lower_{i}"], bounds[f"upper_{i}"])
+            figures |= {
+                f"merged_{i}": Count("id", filter=in_period),
+                f"cycle_{i}": Avg("cycle_time_hours", filter=in_period),
+                f"review_{i}": Avg("review_time_hours", filter=in_period),
+                f"answered_{i}": Count("survey", filter=in_period & Q(survey__author_ai_assisted__isnull=False)),
+                f"ai_{i}": Count("survey", filter=in_period & Q(survey__author_ai_assisted=True)),
+            }
+        # grouped by the (one) team: a single row, or none when nothing merged in the span
+        return (
+            PullRequest.objects.filter(team_id=team_id, state=PullRequest.State.MERGED)
+            .filter(_merged_between("", span_lower, span_upper))
+            .order_by()
+            .values("team_id")
+            .annotate(**figures)
+        )
+
+    return CompiledQuery(build, **_period_parameters(count))
+
+
+def _ratings_query(count: int) -> CompiledQuery:
+    def build(team_id, span_lower, span_upper, **bounds):
+        figures = {
+            f"rating_{i}": Avg(
+                "quality_rating",
+                filter=_merged_between("survey__pull_request__", bounds[f"lower_{i}"], bounds[f"upper_{i}"]),
+            )
+            for i in range(count)
+        }
+        return (
+            PRSurveyReview.objects.filter(
+                survey__pull_request__team_id=team_id, survey__pull_request__state=PullRequest.State.MERGED
+            )
+            .filter(_merged_between("survey__pull_request__", span_lower, span_upper))
+            .order_by()
+            .values(for_team=F("survey__pull_request__team"))
+            .annotate(**figures)
+        )
+
+    return CompiledQuery(build, **_period_parameters(count))
+
+
+# One compiled pair per number of periods: 1 (key metrics) and 2 (the comparison).
+_KEY_METRICS_QUERIES = {count: (_pr_figures_query(count), _ratings_query(count)) for count in (1, 2)}
+
+
 def compute_key_metrics(team, periods: list[Period]) -> list[dict]:
-    """Key metrics of several periods in two statements, by conditional aggregation; never cached.
+    """Key metrics of one or two periods in two statements, by conditional aggregation; never cached.
 
     What a cache miss runs: notebooks and benchmarks call it to measure the cold path.
     """
-    earliest = min(start for start, _ in periods)
-    latest = max(end for _, end in periods)
-    prs = PullRequest.objects.filter(team=team, state=PullRequest.State.MERGED).filter(
-        _period_filter("", (earliest, latest))
-    )
-    pr_figures = {}
-    rating_figures = {}
-    for i, period in enumerate(periods):
-        in_period = _period_filter("", period)
-        pr_figures |= {
-            f"merged_{i}": Count("id", filter=in_period),
-            f"cycle_{i}": Avg("cycle_time_hours", filter=in_period),
-            f"review_{i}": Avg("review_time_hours", filter=in_period),
-            f"answered_{i}": Count("survey", filter=in_period & Q(survey__author_ai_assisted__isnull=False)),
-            f"ai_{i}": Count("survey", filter=in_period & Q(survey__author_ai_assisted=True)),
-        }
-        rating_figures[f"rating_{i}"] = Avg("quality_rating", filter=_period_filter("survey__pull_request__", period))
-    pr_row = prs.aggregate(**pr_figures)
-    rating_row = PRSurveyReview.objects.filter(
-        survey__pull_request__team=team,
-        survey__pull_request__state=PullRequest.State.MERGED,
-    ).filter(_period_filter("survey__pull_request__", (earliest, latest))).aggregate(**rating_figures)
+    if len(periods) not in _KEY_METRICS_QUERIES:
+        raise ValueError(f"key metrics are computed for 1 or 2 periods at once, not {len(periods)}")
+    parameters = {"team_id": team.id}
+    parameters["span_lower"], _ = range_bounds(min(start for start, _ in periods), None)
+    _, parameters["span_upper"] = range_bounds(None, max(end for _, end in periods))
+    for i, (start, end) in enumerate(periods):
+        parameters[f"lower_{i}"], parameters[f"upper_{i}"] = range_bounds(start, end)
+    pr_query, ratings_query = _KEY_METRICS_QUERIES[len(periods)]
+    pr_row = next(iter(pr_query.rows(**parameters)), {})
+    rating_row = next(iter(ratings_query.rows(**parameters)), {})
     return [
         {
-            "prs_merged": pr_row[f"merged_{i}"],
-            "avg_cycle_time": two_places(pr_row[f"cycle_{i}"]),
-            "avg_review_time": two_places(pr_row[f"review_{i}"]),
-            "ai_assisted_pct": percent(pr_row[f"ai_{i}"], pr_row[f"answered_{i}"]),
-            "avg_quality_rating": two_places(rating_row[f"rating_{i}"]),
+            "prs_merged": pr_row.get(f"merged_{i}", 0),
+            "avg_cycle_time": two_places(pr_row.get(f"cycle_{i}")),
+            "avg_review_time": two_places(pr_row.get(f"review_{i}")),
+            "ai_assisted_pct": percent(pr_row.get(f"ai_{i}", 0), pr_row.get(f"answered_{i}", 0)),
+            "avg_quality_rating": two_places(rating_row.get(f"rating_{i}")),
         }
         for i in range(len(periods))
     ]
