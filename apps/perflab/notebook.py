@@ -66,6 +66,28 @@ def _isolate_cache(database: str) -> None:
     cache.key_prefix = prefix
 
 
+def create_isolated_database(database: str) -> str:
+    """Create and migrate ``database`` (dropping any leftover), switch the ORM and the cache keys
+    to it; return the database the connection used before (for ``drop_isolated_database``)."""
+    from django.db import connection
+
+    original = connection.settings_dict["NAME"]
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = database
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False, keepdb=False)
+    _isolate_cache(database)
+    return original
+
+
+def drop_isolated_database(original: str) -> None:
+    """Drop the isolated database and its cache keys; point the connection back at ``original``."""
+    from django.core.cache import cache
+    from django.db import connection
+
+    cache.delete_pattern("*")  # this run's keys only (the prefix is the run's own)
+    connection.creation.destroy_test_db(original, verbosity=0)
+
+
 @dataclass
 class NotebookLab:
     """What ``setup_notebook`` made: the database, the seeded dataset and its result."""
@@ -81,11 +103,7 @@ class NotebookLab:
         """Drop the notebook's database and point the connection back where it was."""
         if self.closed:
             return
-        from django.core.cache import cache
-        from django.db import connection
-
-        cache.delete_pattern("*")  # this run's keys only (the prefix is the run's own)
-        connection.creation.destroy_test_db(self.original_database, verbosity=0)
+        drop_isolated_database(self.original_database)
         self.closed = True
         print(f"dropped {self.database}")
 
@@ -99,15 +117,9 @@ def setup_notebook(name: str, *, seed: bool = True, **spec_fields) -> NotebookLa
     """
     database = _database_name(name)
     _setup_django()
-    from django.db import connection
-
     from apps.perflab import datagen
 
-    original = connection.settings_dict["NAME"]
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = database
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False, keepdb=False)
-    _isolate_cache(database)
+    original = create_isolated_database(database)
     lab = NotebookLab(name=name, database=database, original_database=original)
     if seed:
         lab.spec = datagen.DatasetSpec(**{"end_date": NOTEBOOK_END_DATE, **spec_fields})

@@ -1,0 +1,474 @@
+"""The performance budget, measured in one place: every budgeted path of DESIGN.md.
+
+``run_bench(quick=...)`` generates data in an isolated database, then measures each path:
+statements (exact), latency (median and p95; baseline and fix alternated pair by pair), the
+same answer in hand-written SQL where there is one (the floor), and each budget's verdict.
+``python manage.py perf_bench`` is the interface; this module holds the logic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.core.cache import cache
+from django.db import connection
+
+from apps.perflab import baselines, floors
+from apps.perflab.capture import capture_queries
+from apps.perflab.datagen import DatasetSpec, generate
+from apps.perflab.timing import compare, measure
+
+END_DATE = dt.date(2026, 3, 31)
+RANGE = (dt.date(2026, 3, 2), END_DATE)  # the dashboard's default: the last 30 days
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    teams: int
+    members: int
+    prs_per_member: int
+    export_rows: int
+    sync_users: int
+    sync_teams: int
+    repeat: int
+
+
+QUICK = Scale(
+    "quick", teams=5, members=50, prs_per_member=20, export_rows=10_000, sync_users=50, sync_teams=5, repeat=7
+)
+FULL = Scale(
+    "default", teams=50, members=200, prs_per_member=100, export_rows=100_000, sync_users=500, sync_teams=50, repeat=15
+)
+
+
+@dataclass
+class Row:
+    """One budgeted path: what was measured and whether its budgets hold."""
+
+    path: str
+    size: str
+    statements: int | None
+    statement_budget: str
+    statements_ok: bool | None
+    median_ms: float | None = None
+    p95_ms: float | None = None
+    time_budget: str = ""
+    time_ok: bool | None = None
+    baseline_statements: int | None = None
+    baseline_median_ms: float | None = None
+    speedup: float | None = None  # baseline / fix, median of alternated pairs
+    floor_ratio: float | None = None  # fix / hand-written SQL, median of alternated pairs
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def holds(self) -> bool:
+        return self.statements_ok is not False and self.time_ok is not False
+
+
+@dataclass
+class Report:
+    scale: str
+    rows: list[Row]
+    seconds: float
+    dataset: dict[str, int]
+
+    @property
+    def statements_hold(self) -> bool:
+        return all(row.statements_ok is not False for row in self.rows)
+
+    @property
+    def all_hold(self) -> bool:
+        return all(row.holds for row in self.rows)
+
+    def as_dict(self) -> dict:
+        return {
+            "scale": self.scale,
+            "seconds": round(self.seconds, 1),
+            "dataset": self.dataset,
+            "statements_hold": self.statements_hold,
+            "all_hold": self.all_hold,
+            "rows": [asdict(row) for row in self.rows],
+        }
+
+    def write_json(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.as_dict(), indent=2, default=str) + "\n")
+
+    def table(self) -> str:
+        header = (
+            f"{'path':<34} {'size':<18} {'stmts':>6} {'budget':<14} {'median':>10} {'time budget':<16} "
+            f"{'vs base':>8} {'vs SQL':>7}  ok"
+        )
+        lines = [header, "-" * len(header)]
+        for row in self.rows:
+            lines.append(
+                f"{row.path:<34} {row.size:<18} {_text(row.statements):>6} {row.statement_budget:<14} "
+                f"{_ms(row.median_ms):>10} {row.time_budget:<16} {_times(row.speedup):>8} "
+                f"{_times(row.floor_ratio):>7}  "
+                f"{'yes' if row.holds else 'NO'}"
+            )
+        return "\n".join(lines)
+
+
+def _text(value) -> str:
+    return "-" if value is None else str(value)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} ms"
+
+
+def _times(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}x"
+
+
+def _statements(fn: Callable[[], Any]) -> tuple[int, Any]:
+    with capture_queries(call_sites=False) as capture:
+        answer = fn()
+    return capture.count, answer
+
+
+class DifferentAnswer(AssertionError):
+    """A fix and its baseline (or floor) disagreed on the benchmark's data."""
+
+
+def _same(path: str, *answers) -> None:
+    first = answers[0]
+    for other in answers[1:]:
+        if other != first:
+            raise DifferentAnswer(f"{path}: the fix and its reference answer differently")
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+def seed(scale: Scale, log: Callable[[str], None]) -> dict[str, Any]:
+    """The benchmark's teams: the main dataset plus teams sized for single paths."""
+    specs = {
+        "main": DatasetSpec(teams=scale.teams, members_per_team=scale.members, prs_per_member=scale.prs_per_member,
+                            days=90, seed=2026, end_date=END_DATE, team_slug_prefix="bench"),
+        "fifty": DatasetSpec(teams=1, members_per_team=50, prs_per_member=scale.prs_per_member, days=90, seed=50,
+                             end_date=END_DATE, team_slug_prefix="fifty"),
+        "export": DatasetSpec(teams=1, members_per_team=50, prs_per_member=scale.export_rows // 50, days=365, seed=7,
+                              end_date=END_DATE, team_slug_prefix="export"),
+        "sync": DatasetSpec(teams=1, members_per_team=scale.sync_users, prs_per_member=1, days=7, seed=9,
+                            end_date=END_DATE, team_slug_prefix="sync"),
+    }
+    seeded = {}
+    for name, spec in specs.items():
+        log(f"seeding {name}: {spec.teams} team(s) x {spec.members_per_team} members x {spec.prs_per_member} PRs")
+        seeded[name] = generate(spec, progress=True)
+    return seeded
+
+
+# --- measurements -------------------------------------------------------------------------------
+
+
+def bench_team_breakdown(team, size: str, repeat: int) -> Row:
+    from apps.metrics.services import dashboard_service
+
+    args = (team, *RANGE)
+    statements, fixed = _statements(lambda: dashboard_service.get_team_breakdown(*args))
+    baseline_statements, expected = _statements(lambda: baselines.get_team_breakdown(*args))
+    _same("team breakdown", fixed, expected, floors.team_breakdown_sql(*args))
+    versus_baseline = compare(lambda: baselines.get_team_breakdown(*args),
+                              lambda: dashboard_service.get_team_breakdown(*args), repeat=max(3, repeat // 3))
+    versus_floor = compare(lambda: dashboard_service.get_team_breakdown(*args),
+                           lambda: floors.team_breakdown_sql(*args), repeat=repeat, labels=("fix", "sql"))
+    return Row(
+        "get_team_breakdown", size, statements, "<= 2", statements <= 2,
+        median_ms=versus_floor.a.median_ms, p95_ms=versus_floor.a.p95_ms,
+        time_budget="<= 1.5x SQL", time_ok=versus_floor.median_ratio <= 1.5,
+        baseline_statements=baseline_statements, baseline_median_ms=versus_baseline.a.median_ms,
+        speedup=versus_baseline.median_ratio, floor_ratio=versus_floor.median_ratio,
+    )
+
+
+def bench_key_metrics(team, size: str, repeat: int) -> list[Row]:
+    from apps.metrics.services import dashboard_service
+
+    args = (team, *RANGE)
+
+    def cold():
+        return dashboard_service.compute_key_metrics(team, [RANGE])[0]
+
+    statements, fixed = _statements(cold)
+    baseline_statements, expected = _statements(lambda: baselines.get_key_metrics(*args))
+    _same("key metrics", fixed, expected, floors.key_metrics_sql(*args))
+    versus_baseline = compare(lambda: baselines.get_key_metrics(*args), cold, repeat=repeat)
+    versus_floor = compare(cold, lambda: floors.key_metrics_sql(*args), repeat=repeat, labels=("fix", "sql"))
+    dashboard_service.get_key_metrics(*args)  # fill Redis
+    warm_statements, warm_answer = _statements(lambda: dashboard_service.get_key_metrics(*args))
+    _same("key metrics (warm)", warm_answer, expected)
+    warm = measure(lambda: dashboard_service.get_key_metrics(*args), repeat=repeat)
+    return [
+        Row("get_key_metrics (cold)", size, statements, "<= 2", statements <= 2,
+            median_ms=versus_baseline.b.median_ms, p95_ms=versus_baseline.b.p95_ms,
+            baseline_statements=baseline_statements, baseline_median_ms=versus_baseline.a.median_ms,
+            speedup=versus_baseline.median_ratio, floor_ratio=versus_floor.median_ratio),
+        Row("get_key_metrics (warm)", size, warm_statements, "0", warm_statements == 0,
+            median_ms=warm.median_ms, p95_ms=warm.p95_ms, baseline_statements=baseline_statements,
+            baseline_median_ms=versus_baseline.a.median_ms,
+            speedup=versus_baseline.a.median_ms / warm.median_ms if warm.median_ms else None),
+    ]
+
+
+def bench_comparison(team, size: str, repeat: int) -> Row:
+    from apps.metrics.services import dashboard_service
+    from apps.metrics.services.dates import previous_period
+
+    periods = [RANGE, previous_period(*RANGE)]
+
+    def cold():
+        current, previous = dashboard_service.compute_key_metrics(team, periods)
+        return {"current": current, "previous": previous}
+
+    statements, fixed = _statements(cold)
+    baseline_statements, expected = _statements(lambda: baselines.get_key_metrics_comparison(team, *RANGE))
+    _same("period comparison", fixed, expected)
+    versus_baseline = compare(lambda: baselines.get_key_metrics_comparison(team, *RANGE), cold, repeat=repeat)
+    return Row("get_key_metrics_comparison", size, statements, "<= 2", statements <= 2,
+               median_ms=versus_baseline.b.median_ms, p95_ms=versus_baseline.b.p95_ms,
+               baseline_statements=baseline_statements, baseline_median_ms=versus_baseline.a.median_ms,
+               speedup=versus_baseline.median_ratio)
+
+
+def bench_export(team, rows_expected: int) -> Row:
+    from apps.metrics.services.pr_list_service import export_rows
+    from apps.metrics.views.pr_list_views import _csv_chunks
+
+    def stream() -> int:
+        return sum(len(chunk) for chunk in _csv_chunks(export_rows(team)))
+
+    with capture_queries(call_sites=False) as capture:
+        stream()
+    rows = sum(1 for _ in export_rows(team)) - 1
+    durations = []
+    for _ in range(3):
+        started = time.perf_counter()
+        stream()
+        durations.append(time.perf_counter() - started)
+    best = sorted(durations)[1]  # the median of three
+    tracemalloc.start()
+    stream()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rate = rows / best
+    return Row("pr_list_export", f"{rows:,} rows", capture.count, "1", capture.count == 1,
+               median_ms=best * 1000, time_budget=">= 50k rows/s" if rows >= 100_000 else "(reported)",
+               time_ok=rate >= 50_000 if rows >= 100_000 else None,
+               extra={"rows": rows, "rows_per_s": round(rate), "peak_mib": round(peak / 2**20, 2)})
+
+
+def bench_weekly_aggregation(team, size: str, repeat: int) -> Row:
+    from apps.metrics.models import WeeklyMetrics
+    from apps.metrics.services.aggregation_service import aggregate_team_weekly_metrics
+
+    week = dt.date(2026, 3, 23)
+
+    def written():
+        return sorted(WeeklyMetrics.objects.filter(team=team, week_start=week).values_list(
+            "member_id", "prs_merged", "avg_cycle_time_hours", "commits_count", "avg_quality_rating", "guess_accuracy"))
+
+    baseline_statements, _ = _statements(lambda: baselines.aggregate_team_weekly_metrics(team, week))
+    expected = written()
+    statements, _ = _statements(lambda: aggregate_team_weekly_metrics(team, week))
+    _same("weekly aggregation", written(), expected)
+    versus_baseline = compare(lambda: baselines.aggregate_team_weekly_metrics(team, week),
+                              lambda: aggregate_team_weekly_metrics(team, week), repeat=max(3, repeat // 3))
+    timed_200 = "members=200" in size or size.startswith("200")
+    return Row("aggregate_team_weekly_metrics", size, statements, "<= 6", statements <= 6,
+               median_ms=versus_baseline.b.median_ms, p95_ms=versus_baseline.b.p95_ms,
+               time_budget="< 150 ms" if timed_200 else "(reported)",
+               time_ok=versus_baseline.b.median_ms < 150 if timed_200 else None,
+               baseline_statements=baseline_statements, baseline_median_ms=versus_baseline.a.median_ms,
+               speedup=versus_baseline.median_ratio)
+
+
+def bench_copilot_sync(team, users: int, days: int = 28) -> list[Row]:
+    from apps.integrations.copilot_service import sync_copilot_metrics
+    from apps.integrations.github import GitHubClient
+    from apps.integrations.models import GitHubIntegration
+    from apps.metrics.models import AIUsageDaily, TeamMember
+    from apps.perflab.github_stub import GitHubStub
+
+    today = END_DATE + dt.timedelta(days=1)
+    window = [END_DATE - dt.timedelta(days=n) for n in range(days)][::-1]
+    logins = list(TeamMember.objects.filter(team=team).exclude(github_username="").values_list(
+        "github_username", flat=True))
+    GitHubIntegration.objects.update_or_create(team=team, defaults={"organization_slug": "bench"})
+    with GitHubStub(org="bench") as github:
+        github.set_users(logins, window, seed=1)
+        records = [record for day in window for record in github.day_records(day)]
+        days_data = baselines.group_records_by_day(records)
+
+        def fresh_sync():
+            AIUsageDaily.objects.filter(team=team).delete()
+            GitHubIntegration.objects.filter(team=team).update(copilot_synced_through=None)
+            cache.delete_pattern("github:*")
+            with GitHubClient(base_url=github.base_url, token="bench") as client:
+                started = time.perf_counter()
+                with capture_queries(call_sites=False) as capture:
+                    result = sync_copilot_metrics(team, since=window[0], client=client, today=today)
+                return time.perf_counter() - started, capture.count, result
+
+        def baseline_sync():
+            AIUsageDaily.objects.filter(team=team).delete()
+            started = time.perf_counter()
+            with capture_queries(call_sites=False) as capture:
+                baselines.sync_copilot_days(team, days_data)
+            return time.perf_counter() - started, capture.count
+
+        pairs = [(baseline_sync(), fresh_sync()) for _ in range(3)]
+        cold_seconds = sorted(p[1][0] for p in pairs)[1]
+        baseline_seconds = sorted(p[0][0] for p in pairs)[1]
+        _, cold_statements, cold = pairs[-1][1]
+        baseline_statements = pairs[-1][0][1]
+        with GitHubClient(base_url=github.base_url, token="bench") as client:
+            started = time.perf_counter()
+            with capture_queries(call_sites=False) as capture:
+                unchanged = sync_copilot_metrics(team, since=window[0], client=client, today=today)
+            unchanged_seconds = time.perf_counter() - started
+    size = f"{users} users x {days} days"
+    timed = users >= 500
+    return [
+        Row("copilot sync (cold)", size, cold_statements, "<= 3", cold_statements <= 3,
+            median_ms=cold_seconds * 1000, time_budget="< 3 s" if timed else "(reported)",
+            time_ok=cold_seconds < 3 if timed else None, baseline_statements=baseline_statements,
+            baseline_median_ms=baseline_seconds * 1000, speedup=baseline_seconds / cold_seconds,
+            extra={"rows_written": cold.rows_written, "requests": cold.requests, "not_modified": cold.not_modified,
+                   "bytes": cold.bytes, "unknown_logins": cold.unknown_count}),
+        Row("copilot sync (unchanged)", size, capture.count, "0 writes", unchanged.rows_written == 0,
+            median_ms=unchanged_seconds * 1000,
+            extra={"rows_written": unchanged.rows_written, "requests": unchanged.requests,
+                   "not_modified": unchanged.not_modified, "bytes": unchanged.bytes}),
+    ]
+
+
+def bench_dashboard_page(team, user, size: str, budget_ms: float | None, repeat: int) -> list[Row]:
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    url = f"/t/{team.slug}/?start={RANGE[0]}&end={RANGE[1]}"
+
+    def cold():
+        cache.delete_pattern("key-metrics*")
+        assert client.get(url).status_code == 200
+
+    def warm():
+        assert client.get(url).status_code == 200
+
+    cold_statements, _ = _statements(cold)
+    warm_statements, _ = _statements(warm)
+    cold_timing = measure(cold, repeat=repeat)
+    warm_timing = measure(warm, repeat=repeat)
+    budget = f"< {budget_ms:.0f} ms" if budget_ms else "(reported)"
+    return [
+        Row("dashboard page (cold cache)", size, cold_statements, "constant", None,
+            median_ms=cold_timing.median_ms, p95_ms=cold_timing.p95_ms, time_budget=budget,
+            time_ok=cold_timing.median_ms < budget_ms if budget_ms else None),
+        Row("dashboard page (warm cache)", size, warm_statements, "constant", None,
+            median_ms=warm_timing.median_ms, p95_ms=warm_timing.p95_ms, time_budget=budget,
+            time_ok=warm_timing.median_ms < budget_ms if budget_ms else None),
+    ]
+
+
+def check_constant(rows: list[Row], path: str) -> None:
+    """A path's statements must be equal at every size measured."""
+    counts = {row.statements for row in rows if row.path == path}
+    for row in rows:
+        if row.path == path:
+            row.statements_ok = len(counts) == 1
+
+
+def bench_sync_connections(teams, log) -> Row:
+    """PostgreSQL connections used while syncing many teams, a task each, without and with the pool."""
+    from apps.integrations.copilot_service import sync_copilot_metrics
+    from apps.integrations.github import GitHubClient
+    from apps.integrations.models import GitHubIntegration
+    from apps.perflab.github_stub import GitHubStub
+
+    today = END_DATE + dt.timedelta(days=1)
+    window = [END_DATE - dt.timedelta(days=n) for n in range(7)][::-1]
+
+    def backend_pid() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            return cursor.fetchone()[0]
+
+    def run_all(github) -> int:
+        """Distinct server processes (connections) the syncs ran on, one task per team."""
+        pids = set()
+        for team in teams:
+            GitHubIntegration.objects.update_or_create(team=team, defaults={"organization_slug": "bench"})
+            with GitHubClient(base_url=github.base_url, token="bench") as client:
+                sync_copilot_metrics(team, since=window[0], client=client, today=today)
+            pids.add(backend_pid())
+            connection.close()  # what Celery does after each task
+        return len(pids)
+
+    options = connection.settings_dict["OPTIONS"]
+    pool = options.get("pool")
+    with GitHubStub(org="bench") as github:
+        github.set_users([f"user{i}" for i in range(20)], window, seed=3)
+        connection.close()  # back to the pool (if any) before switching it off
+        options.pop("pool", None)
+        try:
+            without_pool = run_all(github)
+        finally:
+            connection.close()  # a plain connection, really closed, before the pool returns
+            if pool:
+                options["pool"] = pool
+        with_pool = run_all(github) if pool else without_pool
+    return Row("connections opened by N syncs", f"{len(teams)} teams", None, "", None,
+               extra={"without_pool": without_pool, "with_pool": with_pool},
+               time_budget=f"{without_pool} -> {with_pool} conns")
+
+
+# --- the whole run --------------------------------------------------------------------------------
+
+
+def run_bench(*, quick: bool, log: Callable[[str], None] = print) -> Report:
+    from django.contrib.auth import get_user_model
+
+    from apps.teams.models import Membership, Team
+
+    scale = QUICK if quick else FULL
+    started = time.perf_counter()
+    seeded = seed(scale, log)
+    dataset = {name: sum(result.row_counts.values()) for name, result in seeded.items()}
+    main_team = Team.objects.get(pk=seeded["main"].team_ids[0])
+    fifty_team = Team.objects.get(pk=seeded["fifty"].team_ids[0])
+    user = get_user_model().objects.create_user("bench", password="bench-password-1")
+    Membership.objects.bulk_create([Membership(user=user, team_id=t.id) for t in (main_team, fifty_team)])
+    size = f"{scale.members} members"
+    rows: list[Row] = []
+    steps = [
+        ("team breakdown", lambda: [bench_team_breakdown(fifty_team, "50 members", scale.repeat)]
+         + ([bench_team_breakdown(main_team, size, scale.repeat)] if scale.members != 50 else [])),
+        ("key metrics", lambda: bench_key_metrics(main_team, size, scale.repeat)),
+        ("period comparison", lambda: [bench_comparison(main_team, size, scale.repeat)]),
+        ("PR export", lambda: [bench_export(Team.objects.get(pk=seeded["export"].team_ids[0]), scale.export_rows)]),
+        ("Copilot sync", lambda: bench_copilot_sync(Team.objects.get(pk=seeded["sync"].team_ids[0]), scale.sync_users)),
+        ("weekly aggregation", lambda: [bench_weekly_aggregation(main_team, size, scale.repeat)]),
+        ("dashboard page", lambda: bench_dashboard_page(fifty_team, user, "50 members", 50, scale.repeat)
+         + (bench_dashboard_page(main_team, user, size, 100 if scale.members >= 200 else None, scale.repeat)
+            if scale.members != 50 else [])),
+        ("sync connections", lambda: [bench_sync_connections(
+            list(Team.objects.filter(pk__in=seeded["main"].team_ids)[: scale.sync_teams]), log)]),
+    ]
+    for label, step in steps:
+        log(f"measuring {label} ...")
+        rows.extend(step())
+    for path in ("get_team_breakdown", "dashboard page (cold cache)", "dashboard page (warm cache)"):
+        check_constant(rows, path)
+    return Report(scale=scale.name, rows=rows, seconds=time.perf_counter() - started, dataset=dataset)

@@ -1,0 +1,135 @@
+"""Celery: configuration, on-commit enqueueing, retry timing, and a real worker completing a sync."""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from apps.integrations.factories import GitHubIntegrationFactory
+from apps.integrations.github import GitHubUnavailable, RateLimited
+from apps.integrations.tasks import retry_countdown, sync_all_copilot_metrics, sync_copilot_metrics_task
+from apps.metrics.factories import TeamMemberFactory
+from apps.metrics.models import AIUsageDaily
+from apps.metrics.tasks import aggregate_all_teams_last_week
+from apps.perflab.github_stub import GitHubStub
+from apps.teams.factories import TeamFactory
+from tformance.celery import app
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_broker_and_backend_are_the_configured_redis():
+    assert app.conf.broker_url == settings.CELERY_BROKER_URL
+    assert app.conf.result_backend == settings.CELERY_BROKER_URL
+    assert settings.CELERY_BROKER_URL.startswith(("redis://", "redis+socket://"))
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert scheduled == {
+        "apps.integrations.tasks.sync_all_copilot_metrics",
+        "apps.metrics.tasks.aggregate_all_teams_last_week",
+    }
+    app.loader.import_default_modules()
+    assert scheduled <= set(app.tasks)
+
+
+def test_retry_countdown_honours_the_rate_limit_wait_else_backs_off():
+    assert retry_countdown(RateLimited(wait_seconds=42), retries=0) == 43
+    assert retry_countdown(GitHubUnavailable("503"), retries=0) == 30
+    assert retry_countdown(GitHubUnavailable("503"), retries=3) == 240
+    assert retry_countdown(GitHubUnavailable("503"), retries=20) == 3600
+
+
+@pytest.mark.django_db
+def test_fan_out_waits_for_the_commit(django_capture_on_commit_callbacks, monkeypatch):
+    sent = []
+    monkeypatch.setattr(sync_copilot_metrics_task, "apply_async", lambda args, kwargs: sent.append(args))
+    integrations = GitHubIntegrationFactory.create_batch(3)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert sync_all_copilot_metrics() == 3
+    assert sent == []  # nothing leaves before the commit
+    for callback in callbacks:
+        callback()
+    assert sorted(sent) == sorted((i.team_id,) for i in integrations)
+
+
+@pytest.mark.django_db
+def test_weekly_fan_out_targets_last_complete_week(django_capture_on_commit_callbacks, monkeypatch):
+    from apps.metrics.tasks import aggregate_team_weekly_metrics_task
+
+    sent = []
+    monkeypatch.setattr(aggregate_team_weekly_metrics_task, "apply_async", lambda args, kwargs: sent.append(args))
+    team = TeamFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        aggregate_all_teams_last_week(today="2026-03-11")  # a Wednesday
+    assert sent == [(team.id, "2026-03-02")]
+
+
+def _worker_env(queue: str, github_url: str) -> dict:
+    db = connection.settings_dict
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL"}}
+    host = db["HOST"]
+    if host.startswith("/"):
+        env["PGHOST"] = host  # a socket folder: libpq reads it from the environment
+        env["DATABASE_URL"] = f"postgresql://{db['USER']}@/{db['NAME']}"
+    else:
+        env["DATABASE_URL"] = f"postgresql://{db['USER']}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+    env.update(
+        REDIS_URL=settings.REDIS_URL,
+        CELERY_TASK_DEFAULT_QUEUE=queue,
+        GITHUB_API_URL=github_url,
+        DATABASE_POOL="false",
+    )
+    return env
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_completes_a_sync():
+    team = TeamFactory()
+    logins = ["ada", "grace", "linus"]
+    for login in logins:
+        TeamMemberFactory(team=team, github_username=login)
+    GitHubIntegrationFactory(team=team, organization_slug="acme", copilot_synced_through=None)
+    queue = f"test-{os.getpid()}-{time.monotonic_ns()}"
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    with GitHubStub(org="acme") as github:
+        for back in range(30):
+            day = yesterday - dt.timedelta(days=back)
+            github.set_day(day, [{"user_login": login, "day": day.isoformat(), "code_generation_activity_count": 5,
+                                  "code_acceptance_activity_count": 2} for login in logins])
+        command = [
+            sys.executable, "-m", "celery", "-A", "tformance", "worker", "-Q", queue, "--pool", "solo",
+            "--concurrency", "1", "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
+        ]  # fmt: skip
+        worker = subprocess.Popen(
+            command, cwd=REPO, env=_worker_env(queue, github.base_url),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        try:
+            outcome = sync_copilot_metrics_task.apply_async(args=[team.id], queue=queue).get(timeout=120)
+        finally:
+            worker.terminate()
+            output, _ = worker.communicate(timeout=60)
+    assert outcome["rows_written"] == AIUsageDaily.objects.filter(team=team).count() > 0, output
+    assert outcome["unknown_count"] == 0
+
+
+@pytest.mark.django_db
+def test_a_github_outage_is_retried_then_the_sync_completes(settings):
+    team = TeamFactory()
+    TeamMemberFactory(team=team, github_username="ada")
+    GitHubIntegrationFactory(team=team, organization_slug="acme")
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    with GitHubStub(org="acme") as github:
+        for back in range(30):
+            day = yesterday - dt.timedelta(days=back)
+            github.set_day(day, [{"user_login": "ada", "day": day.isoformat(), "code_generation_activity_count": 3}])
+        settings.GITHUB_API_URL = github.base_url
+        github.fail_next(503)
+        outcome = sync_copilot_metrics_task.apply(args=[team.id])  # eager: the retry runs at once
+        assert github.requests[0].status == 503
+    assert outcome.get()["rows_written"] == AIUsageDaily.objects.filter(team=team).count() > 0
