@@ -150,7 +150,7 @@ def _same(path: str, *answers) -> None:
 # --- data -------------------------------------------------------------------------------------
 
 
-def seed(scale: Scale, log: Callable[[str], None]) -> dict[str, Any]:
+def seed(scale: Scale, log: Callable[[str], None], *, progress: bool = True) -> dict[str, Any]:
     """The benchmark's teams: the main dataset plus teams sized for single paths."""
     specs = {
         "main": DatasetSpec(teams=scale.teams, members_per_team=scale.members, prs_per_member=scale.prs_per_member,
@@ -165,7 +165,7 @@ def seed(scale: Scale, log: Callable[[str], None]) -> dict[str, Any]:
     seeded = {}
     for name, spec in specs.items():
         log(f"seeding {name}: {spec.teams} team(s) x {spec.members_per_team} members x {spec.prs_per_member} PRs")
-        seeded[name] = generate(spec, progress=True)
+        seeded[name] = generate(spec, progress=progress)
     return seeded
 
 
@@ -437,14 +437,14 @@ def bench_sync_connections(teams, log) -> Row:
 # --- the whole run --------------------------------------------------------------------------------
 
 
-def run_bench(*, quick: bool, log: Callable[[str], None] = print) -> Report:
+def run_bench(*, quick: bool, log: Callable[[str], None] = print, progress: bool = True) -> Report:
     from django.contrib.auth import get_user_model
 
     from apps.teams.models import Membership, Team
 
     scale = QUICK if quick else FULL
     started = time.perf_counter()
-    seeded = seed(scale, log)
+    seeded = seed(scale, log, progress=progress)
     dataset = {name: sum(result.row_counts.values()) for name, result in seeded.items()}
     main_team = Team.objects.get(pk=seeded["main"].team_ids[0])
     fifty_team = Team.objects.get(pk=seeded["fifty"].team_ids[0])
