@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_SEED_ARGS ?= --teams 1 --members 50 --prs-per-member 20 --days 90
 
-.PHONY: help install demo serve test unit-tests notebook-tests lint stop servers shell lab notebooks report
+.PHONY: help install demo serve test unit-tests notebook-tests lint stop servers shell lab notebooks report bench
 
 help:
 	@echo "make demo    - install, start embedded servers, migrate, seed 50 members, serve on http://$(HOST):$(PORT)/"
@@ -19,7 +19,8 @@ help:
 	@echo "make lint    - ruff"
 	@echo "make lab     - JupyterLab with a Django shell-plus kernel, in notebooks/"
 	@echo "make notebooks - re-execute every notebook in place (outputs are committed)"
-	@echo "make report  - execute every notebook and write reports/index.html"
+	@echo "make report  - perf_bench --quick, execute every notebook, write reports/index.html"
+	@echo "make bench   - perf_bench at the default size (50 teams x 200 members, 1M PRs)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,7 +62,11 @@ notebooks: install
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/[0-9]*.ipynb
 
 report: install
+	$(BIN)/python manage.py perf_bench --quick --gate statements
 	$(BIN)/python manage.py build_report
+
+bench: install
+	$(BIN)/python manage.py perf_bench
 
 shell: install
 	$(BIN)/python manage.py shell_plus
