@@ -31,8 +31,15 @@ _STYLE = {
 }
 
 
+_FIX_SHADES = {"cold": "#1a7f37", "warm": "#4ac26b"}
+
+
 def _colour(variant: str, index: int) -> str:
-    return VARIANT_COLOURS.get(variant, _PALETTE[index % len(_PALETTE)])
+    if variant in VARIANT_COLOURS:
+        return VARIANT_COLOURS[variant]
+    if variant.startswith("fix"):  # "fix, cold" / "fix, warm": shades of the fix's green
+        return _FIX_SHADES.get(variant.rsplit(" ", 1)[-1], VARIANT_COLOURS["fix"])
+    return _PALETTE[index % len(_PALETTE)]
 
 
 def _axes(title: str, xlabel: str, ylabel: str, size=(6.4, 3.8)):

@@ -8,6 +8,7 @@ opening paragraph and its first chart.
 from __future__ import annotations
 
 import html
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,8 +81,40 @@ def _inline_markdown(text: str) -> str:
     return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", escaped)
 
 
-def render_index(entries: list[NotebookEntry]) -> str:
-    sections = []
+def render_budgets(bench: dict | None) -> str:
+    """The perf_bench table (reports/bench.json) as HTML: every budget and whether it holds."""
+    if not bench:
+        return "<p class='muted'>No benchmark yet: run <code>make report</code> (it runs perf_bench --quick).</p>"
+    header = "".join(
+        f"<th>{name}</th>"
+        for name in ("path", "size", "statements", "budget", "baseline statements", "median", "time budget",
+                     "vs baseline", "vs SQL", "holds")
+    )
+
+    def cell(value, suffix=""):
+        return "–" if value is None else f"{value:,.2f}{suffix}" if isinstance(value, float) else f"{value}{suffix}"
+
+    body = "".join(
+        "<tr>" + "".join(
+            f"<td>{html.escape(str(v))}</td>"
+            for v in (
+                row["path"], row["size"], cell(row["statements"]), row["statement_budget"],
+                cell(row["baseline_statements"]), cell(row["median_ms"], " ms"), row["time_budget"],
+                cell(row["speedup"], "x"), cell(row["floor_ratio"], "x"),
+                "yes" if row["statements_ok"] is not False and row["time_ok"] is not False else "NO",
+            )
+        ) + "</tr>"
+        for row in bench["rows"]
+    )
+    return (
+        f"<p>perf_bench, {html.escape(bench['scale'])} run ({bench['seconds']} s): "
+        f"{'every budget holds' if bench['all_hold'] else 'a budget is missed'}.</p>"
+        f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
+def render_index(entries: list[NotebookEntry], bench: dict | None = None) -> str:
+    sections = [f"<section><h2>Budgets</h2>{render_budgets(bench)}</section>"]
     for entry in entries:
         chart = (
             f'<img alt="chart of {html.escape(entry.title)}" src="data:image/png;base64,{entry.first_chart_png}">'
@@ -94,7 +127,7 @@ def render_index(entries: list[NotebookEntry]) -> str:
             f'<p class="muted">Notebook: <code>notebooks/{entry.path.name}</code> · '
             f'<a href="{entry.html_name}">full page with every figure</a></p></section>'
         )
-    return _PAGE.format(body="\n".join(sections) or "<p>No notebooks yet.</p>")
+    return _PAGE.format(body="\n".join(sections))
 
 
 def build_report(
@@ -113,8 +146,10 @@ def build_report(
         export_html(notebook, out_dir / entry.html_name)
         entries.append(entry)
         log(f"  wrote {out_dir / entry.html_name}")
+    bench_file = out_dir / "bench.json"
+    bench = json.loads(bench_file.read_text()) if bench_file.exists() else None
     index = out_dir / "index.html"
-    index.write_text(render_index(entries), encoding="utf-8")
+    index.write_text(render_index(entries, bench), encoding="utf-8")
     log(f"wrote {index}")
     return index
 
@@ -128,6 +163,8 @@ section {{ border-top: 1px solid #d0d7de; padding: 1rem 0; }}
 img {{ max-width: 100%; border: 1px solid #d0d7de; border-radius: 6px; }}
 .muted {{ color: #656d76; font-size: 0.9em; }}
 code {{ background: #f6f8fa; padding: 0 .25em; border-radius: 4px; }}
+table {{ border-collapse: collapse; font-size: .85em; width: 100%; }}
+th, td {{ border-bottom: 1px solid #d0d7de; padding: .3em .5em; text-align: left; }}
 </style></head>
 <body>
 <h1>tformance: performance evidence</h1>

@@ -80,3 +80,18 @@ def test_report_executes_notebooks(tmp_path):
     build_report(notebooks_dir=notebooks, out_dir=tmp_path / "out", log=lambda line: None)
     executed = nbformat.read(notebooks / "02_answer.ipynb", as_version=4)
     assert executed.cells[0].outputs[0]["text"] == "42\n"
+
+
+def test_report_lists_every_budget_from_bench_json(tmp_path):
+    import json
+
+    notebooks, out = tmp_path / "notebooks", tmp_path / "reports"
+    notebooks.mkdir()
+    out.mkdir()
+    row = {"path": "get_team_breakdown", "size": "50 members", "statements": 2, "statement_budget": "<= 2",
+           "statements_ok": True, "baseline_statements": 186, "median_ms": 3.01, "time_budget": "<= 1.5x SQL",
+           "time_ok": True, "speedup": 52.9, "floor_ratio": 1.4}
+    (out / "bench.json").write_text(json.dumps({"scale": "quick", "seconds": 21.0, "all_hold": True, "rows": [row]}))
+    page = build_report(notebooks_dir=notebooks, out_dir=out, execute=False, log=lambda line: None).read_text()
+    assert "every budget holds" in page
+    assert "<td>get_team_breakdown</td><td>50 members</td><td>2</td><td>&lt;= 2</td><td>186</td>" in page
