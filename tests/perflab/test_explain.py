@@ -46,6 +46,9 @@ def pull_requests(db):
         cursor.execute(INSERT_PULL_REQUESTS, {"team": team.id, "author": author.id, "start": START, "rows": ROWS})
         # Fresh statistics, or the planner would cost the table as the empty one it saw last.
         cursor.execute(f"ANALYZE {TABLE}")
+        # The shipped (team, pr_created_at) index is exactly this module's "missing index" example:
+        # drop it for the test (the test's transaction rolls the drop back).
+        cursor.execute("DROP INDEX pr_team_created_idx")
     return SimpleNamespace(team=team, merged=PullRequest.objects.filter(state="merged").count())
 
 

@@ -31,6 +31,10 @@ class TeamMember(models.Model):
 
     class Meta:
         ordering = ["display_name", "id"]
+        # No composite indexes (problem 6, notebook 06): the audit's (team, github_username) cannot answer the Copilot
+        # lookup's lower(github_username), which the team_id index and the unique constraint below serve, and
+        # (team, is_active) narrows nothing the team_id index does not already find.
+        indexes = []
         constraints = [
             # GitHub logins compare case-insensitively: "Octocat" and "octocat" are one person.
             models.UniqueConstraint(

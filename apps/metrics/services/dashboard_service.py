@@ -40,7 +40,7 @@ def _members_with_figures(team_id: int, lower: dt.datetime, upper: dt.datetime):
     )
     # Survey reviews are many per PR: joined into the members' query they would inflate every
     # count, so their average is a correlated subquery per member (served by the
-    # (team, author, merged_at) index; measured faster than a second, grouped statement).
+    # (author, state, merged_at) index; measured faster than a second, grouped statement).
     ratings = (
         PRSurveyReview.objects.filter(
             survey__pull_request__author=OuterRef("pk"),

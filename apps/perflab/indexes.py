@@ -1,0 +1,784 @@
+"""Problem 6 in the lab: the composite indexes, the statements they are for, and what building them costs writers.
+
+- ``shipped_indexes()``: the indexes the models declare (``Meta.indexes``), which migration 0003 builds
+  concurrently. ``audit_candidates()``: the audit's five proposals, and the replacement, as what-if candidates.
+- ``shipped_statements(team, ...)``: the SQL the services send, captured by running them (key metrics, survey
+  ratings, team breakdown, weekly chart, PR list page and count, Copilot member lookup, weekly aggregation), each
+  with the indexes meant to serve it.
+- Reading plans: ``access_paths`` (how a plan reads a table), ``probes`` (an index read with its leading column
+  fixed), ``rows_read`` (rows of a table a plan examined), ``plan_table`` / ``plan_verdicts`` (before and after).
+- ``evaluate_candidates`` / ``candidate_verdicts``: each candidate alone, built in a rolled-back transaction.
+- The schema and the data: ``temporary_indexes`` / ``without_indexes`` (inside a rolled-back transaction),
+  ``interleave_by_arrival`` (rows in the order a live database receives them), ``index_sizes``, ``table_size``.
+- ``growth_series(...)``: adds teams step by step and times every statement without and with the indexes;
+  ``latency_grid`` charts it.
+- ``while_writing(build, ...)``: a writer thread (its own connection) inserts pull requests in a loop while
+  ``build`` runs: how many inserts got through and how long the longest waited. ``build_plainly`` builds in one
+  transaction (as an atomic migration of ``AddIndex`` would), ``build_concurrently`` with CONCURRENTLY;
+  ``writer_timeline`` charts the runs.
+
+Lab tools: the plain builds and the rolled-back DDL take locks that block writers. Not for production use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from django.core.paginator import Paginator
+from django.db import connection, connections, transaction
+from django.db.models import Index, Model
+from django.db.models.functions import Lower
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from apps.perflab import datagen
+from apps.perflab.capture import capture_queries
+from apps.perflab.explain import Plan, explain
+from apps.perflab.timing import measure
+
+PR_TABLE = "metrics_pullrequest"
+MEMBER_TABLE = "metrics_teammember"
+TEAM_MERGED = "pr_team_state_merged_idx"
+AUTHOR_MERGED = "pr_author_state_merged_idx"
+TEAM_CREATED = "pr_team_created_idx"
+LOGIN_UNIQUE = "teammember_unique_team_github_username"  # the functional unique index of migration 0002
+SEQ_SCAN = "seq scan"
+
+
+# --- the indexes ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndexDefinition:
+    """A B-tree index on plain columns: what the models declare and the audit proposed."""
+
+    name: str
+    table: str
+    columns: tuple[str, ...]
+
+    def create_sql(self, *, concurrently: bool = False) -> str:
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(column) for column in self.columns)
+        how = "CONCURRENTLY " if concurrently else ""
+        return f"CREATE INDEX {how}{quote(self.name)} ON {quote(self.table)} ({columns})"
+
+    def renamed(self, name: str) -> IndexDefinition:
+        return dataclasses.replace(self, name=name)
+
+    def __str__(self) -> str:
+        return f"{self.table} ({', '.join(self.columns)})"
+
+
+def _definition(model: type[Model], index: Index) -> IndexDefinition:
+    descending = any(field.startswith("-") for field in index.fields)
+    if descending or index.expressions or index.condition is not None or index.include or index.opclasses:
+        raise ValueError(f"{index.name}: only plain ascending column indexes are modelled here")
+    columns = tuple(model._meta.get_field(field).column for field in index.fields)
+    return IndexDefinition(name=index.name, table=model._meta.db_table, columns=columns)
+
+
+def shipped_indexes() -> list[IndexDefinition]:
+    """The composite indexes the models declare (and migration 0003 builds), in declaration order."""
+    from apps.metrics.models import PullRequest, TeamMember
+
+    return [_definition(model, index) for model in (PullRequest, TeamMember) for index in model._meta.indexes]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A what-if index and the statements it was proposed for."""
+
+    label: str
+    index: IndexDefinition
+    proposed_for: tuple[str, ...]
+
+
+# What the audit proposed each index for (its words: "dashboard queries", "team breakdown", "date range queries",
+# "Copilot sync lookup", "weekly aggregation"), as the statements of ``shipped_statements``.
+PROPOSED_FOR = {
+    ("team", "state", "merged_at"): ("key metrics", "survey ratings", "weekly chart"),
+    ("team", "author", "merged_at"): ("team breakdown",),
+    ("team", "pr_created_at"): ("PR list page", "PR list count"),
+    ("team", "github_username"): ("Copilot member lookup",),
+    ("team", "is_active"): ("weekly aggregation",),
+}
+# The team breakdown's join fixes the author, not the team: the author leads instead.
+REPLACEMENT = ("metrics.PullRequest", ("author", "state", "merged_at"), ("team breakdown",))
+# Notebook 06's verdicts, by candidate label.
+REJECTED = (
+    "PullRequest (team, author, merged_at)",
+    "TeamMember (team, github_username)",
+    "TeamMember (team, is_active)",
+)
+
+
+def audit_candidates(*, with_replacement: bool = True) -> list[Candidate]:
+    """The audit's five proposals (``baselines.AUDIT_INDEXES``) as what-if candidates, then the replacement."""
+    from django.apps import apps
+
+    from apps.perflab.baselines import AUDIT_INDEXES
+
+    proposals = [(label, fields, PROPOSED_FOR[tuple(fields)]) for label, fields in AUDIT_INDEXES]
+    candidates = []
+    for label, fields, proposed_for in proposals + ([REPLACEMENT] if with_replacement else []):
+        model = apps.get_model(label)
+        columns = tuple(model._meta.get_field(field).column for field in fields)
+        table = model._meta.db_table
+        index = IndexDefinition(name=_whatif_name(table, columns), table=table, columns=columns)
+        candidates.append(Candidate(f"{model.__name__} ({', '.join(fields)})", index, tuple(proposed_for)))
+    return candidates
+
+
+def _whatif_name(table: str, columns: Sequence[str]) -> str:
+    return "_".join(["whatif", table.removeprefix("metrics_"), *columns])[:63]
+
+
+def column_index(table: str, column: str) -> str:
+    """The name of the single-column index on ``table`` (``column``): say, Django's index of a foreign key."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+            "WHERE i.indrelid = %s::regclass AND i.indnatts = 1 AND i.indexprs IS NULL AND a.attname = %s "
+            "ORDER BY c.relname LIMIT 1",
+            [table, column],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise LookupError(f"no single-column index on {table} ({column})")
+    return row[0]
+
+
+def existing_indexes(table: str) -> list[str]:
+    """Index names on ``table``, sorted."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s ORDER BY indexname", [table])
+        return [name for (name,) in cursor.fetchall()]
+
+
+def index_sizes(names: Sequence[str]) -> dict[str, int]:
+    """Bytes of each named index (``pg_relation_size``); missing names are left out."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, pg_relation_size(c.oid) FROM pg_class c WHERE c.relkind = 'i' AND c.relname = ANY(%s)",
+            [list(names)],
+        )
+        sizes = dict(cursor.fetchall())
+    return {name: sizes[name] for name in names if name in sizes}
+
+
+def table_size(table: str) -> int:
+    """Bytes of the table's heap (without its indexes)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_relation_size(%s::regclass)", [table])
+        return cursor.fetchone()[0]
+
+
+def invalid_indexes() -> list[str]:
+    """Indexes left INVALID (a failed or cancelled concurrent build), sorted."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE NOT i.indisvalid ORDER BY c.relname"
+        )
+        return [name for (name,) in cursor.fetchall()]
+
+
+@contextlib.contextmanager
+def _rolled_back() -> Iterator[None]:
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # Pending deferred FK checks would make CREATE/DROP INDEX refuse to run in this transaction.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        yield
+        transaction.set_rollback(True)
+
+
+@contextlib.contextmanager
+def temporary_indexes(indexes: Sequence[IndexDefinition], *, analyze: bool = False) -> Iterator[None]:
+    """The indexes exist inside the block, in a transaction that is rolled back (writers wait meanwhile)."""
+    with _rolled_back():
+        with connection.cursor() as cursor:
+            for index in indexes:
+                cursor.execute(index.create_sql())
+            if analyze:
+                for table in sorted({index.table for index in indexes}):
+                    cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+        yield
+
+
+@contextlib.contextmanager
+def without_indexes(names: Sequence[str]) -> Iterator[None]:
+    """The named indexes are gone inside the block, in a transaction that is rolled back."""
+    with _rolled_back():
+        with connection.cursor() as cursor:
+            for name in names:
+                cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+        yield
+
+
+def interleave_by_arrival(table: str = PR_TABLE, column: str = "pr_created_at") -> None:
+    """Rewrite ``table`` in ``column`` order (CLUSTER on a throwaway index), then ANALYZE.
+
+    ``datagen`` writes each team's rows together, so a team's PRs sit on a few neighbouring pages and any
+    index on team_id reads them cheaply. A live database receives PRs as they happen, every team's
+    interleaved, so a team's PRs are spread over the whole table: that is the layout measured here.
+    """
+    quote = connection.ops.quote_name
+    helper = quote(f"perflab_{table}_arrival")
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE INDEX {helper} ON {quote(table)} ({quote(column)}, id)")
+        cursor.execute(f"CLUSTER {quote(table)} USING {helper}")
+        cursor.execute(f"DROP INDEX {helper}")
+        cursor.execute(f"ANALYZE {quote(table)}")
+
+
+# --- the statements ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement a service sends, its parameters, and the indexes it should read ``table`` through.
+
+    ``intended`` names every index that serves it as designed (one is enough).
+    """
+
+    label: str
+    sql: str
+    params: tuple
+    intended: tuple[str, ...]
+    table: str = PR_TABLE
+
+    def reads_intended(self, plan: Plan) -> bool:
+        return any(plan.uses_index(name) for name in self.intended)
+
+    def explain(self) -> Plan:
+        return explain(self.sql, list(self.params))
+
+    def run(self) -> int:
+        """Execute it and fetch every row; returns the row count."""
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, list(self.params))
+            return len(cursor.fetchall())
+
+
+def _selects(operation: Callable[[], object]) -> list[tuple[str, tuple]]:
+    """The SELECT statements ``operation`` sends, in order; anything it writes is rolled back."""
+    with _rolled_back(), capture_queries(call_sites=False) as capture:
+        operation()
+    return [(q.sql, tuple(q.params or ())) for q in capture.queries if q.sql.lstrip().upper().startswith("SELECT")]
+
+
+def shipped_statements(
+    team, *, start: dt.date, end: dt.date, week: dt.date, logins: Sequence[str] | None = None
+) -> list[Statement]:
+    """Run each shipped read once for ``team`` and keep the SQL it sent (writes rolled back).
+
+    The range ``start``..``end`` is the dashboard's (and the PR list's), ``week`` the weekly aggregation's;
+    ``logins`` are looked up as a Copilot sync would (default: every login of the team).
+    """
+    from apps.integrations import copilot_service
+    from apps.metrics.models import TeamMember
+    from apps.metrics.services import aggregation_service, chart_service, dashboard_service, pr_list_service
+    from apps.metrics.views.pr_list_views import PAGE_SIZE
+
+    if logins is None:
+        members = TeamMember.objects.filter(team=team).exclude(github_username="")
+        logins = list(members.annotate(login=Lower("github_username")).values_list("login", flat=True))
+
+    def pr_list_page():
+        prs = pr_list_service.filter_pull_requests(team, start=start, end=end).select_related("author")
+        return list(Paginator(prs, PAGE_SIZE).get_page(1).object_list)
+
+    (key_metrics, ratings) = _selects(lambda: dashboard_service.compute_key_metrics(team, [(start, end)]))
+    breakdown = _selects(lambda: dashboard_service.get_team_breakdown(team, start, end))[0]  # the members
+    (chart,) = _selects(lambda: chart_service.weekly_cycle_time(team, start, end))
+    (count, page) = _selects(pr_list_page)
+    (lookup,) = _selects(lambda: copilot_service._members_by_login(team, set(logins)))
+    weekly = _selects(lambda: aggregation_service.aggregate_team_weekly_metrics(team, week))[0]  # the members
+    member_team = column_index(MEMBER_TABLE, "team_id")
+    found = [
+        ("key metrics", key_metrics, (TEAM_MERGED,), PR_TABLE),
+        ("survey ratings", ratings, (TEAM_MERGED,), PR_TABLE),
+        ("team breakdown", breakdown, (AUTHOR_MERGED,), PR_TABLE),
+        ("weekly chart", chart, (TEAM_MERGED,), PR_TABLE),
+        ("PR list page", page, (TEAM_CREATED,), PR_TABLE),
+        ("PR list count", count, (TEAM_CREATED,), PR_TABLE),
+        # indexes that were there before: the team's members through team_id when most logins are asked for (a
+        # sync asks for all), the unique (team, lower(github_username)) when a few are
+        ("Copilot member lookup", lookup, (member_team, LOGIN_UNIQUE), MEMBER_TABLE),
+        # its join fixes the team and the author: either index serves it
+        ("weekly aggregation", weekly, (TEAM_MERGED, AUTHOR_MERGED), PR_TABLE),
+    ]
+    return [Statement(label, sql, params, intended, table) for label, (sql, params), intended, table in found]
+
+
+def access_paths(plan: Plan, table: str) -> list[str]:
+    """How ``plan`` reads ``table``: ``"seq scan"`` and/or the index names, in plan order, distinct.
+
+    A bitmap heap scan is attributed the indexes of its bitmap index scans (which name no table).
+    """
+    paths: list[str] = []
+    for node in plan.nodes():
+        if node.relation != table:
+            continue
+        if node.node_type == "Seq Scan":
+            paths.append(SEQ_SCAN)
+        elif node.index_name:
+            paths.append(node.index_name)
+        elif node.node_type == "Bitmap Heap Scan":
+            paths += [child.index_name for _, child in node.walk() if child.index_name]
+    return list(dict.fromkeys(paths))
+
+
+def probes(plan: Plan, index: str, column: str) -> bool:
+    """True if ``plan`` reads ``index`` with an equality on ``column`` (its leading column) in the index condition.
+
+    An index read without its leading column fixed (PostgreSQL 18's skip scan, or a full index scan) is used,
+    but not as designed: it steps through every value of that column.
+    """
+    pattern = re.compile(rf"\(+{re.escape(column)} = ")
+    return any(
+        node.get("Index Name") == index and pattern.search(node.get("Index Cond", "")) for node in _raw_nodes(plan.raw)
+    )
+
+
+def rows_read(plan: Plan, table: str) -> int:
+    """Rows of ``table`` the plan examined: what its scans returned plus what their filters threw away.
+
+    Rows an index condition skipped are not read. Per-loop figures are multiplied by the loops (parallel
+    workers and nested-loop probes alike). Needs an EXPLAIN ANALYZE plan.
+    """
+    total = 0.0
+    for node in _raw_nodes(plan.raw):
+        if node.get("Relation Name") != table or "Actual Rows" not in node:
+            continue
+        per_loop = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
+        per_loop += node.get("Rows Removed by Index Recheck", 0)
+        total += per_loop * node.get("Actual Loops", 1)
+    return round(total)
+
+
+def _raw_nodes(raw: dict) -> Iterator[dict]:
+    stack = [raw["Plan"]]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(node.get("Plans", ()))
+
+
+def evaluate_candidates(statements: Sequence[Statement], candidates: Sequence[Candidate]) -> pd.DataFrame:
+    """Each candidate alone against the schema as it is: one row per (candidate, statement).
+
+    Columns: ``proposed`` (the candidate was proposed for this statement), ``used`` (the plan reads it),
+    ``probed`` (with its leading column fixed), ``before_ms``/``after_ms`` (EXPLAIN ANALYZE) and the
+    candidate's ``size_bytes``. Each candidate is built in its own rolled-back transaction.
+    """
+    before = {statement.label: statement.explain() for statement in statements}
+    rows = []
+    for candidate in candidates:
+        index = candidate.index
+        with temporary_indexes([index]):
+            size = index_sizes([index.name])[index.name]
+            for statement in statements:
+                after = statement.explain()
+                rows.append(
+                    {
+                        "candidate": candidate.label,
+                        "statement": statement.label,
+                        "proposed": statement.label in candidate.proposed_for,
+                        "used": after.uses_index(index.name),
+                        "probed": probes(after, index.name, index.columns[0]),
+                        "before_ms": before[statement.label].execution_time_ms,
+                        "after_ms": after.execution_time_ms,
+                        "size_bytes": size,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def candidate_verdicts(evaluation: pd.DataFrame) -> pd.DataFrame:
+    """Per candidate (``evaluate_candidates``' rows): the statements it was proposed for, which of them probe
+    it with its leading column fixed, and whether any statement reads it at all.
+
+    "probed by" does not depend on the PostgreSQL version; "used" may (18 can skip-scan an index whose leading
+    column the query leaves open, 15 cannot).
+    """
+    rows = []
+    for candidate, group in evaluation.groupby("candidate", sort=False):
+        proposed = group[group.proposed]
+        probed = proposed[proposed.probed]
+        rows.append(
+            {
+                "candidate": candidate,
+                "proposed for": ", ".join(proposed.statement),
+                "probed by": ", ".join(probed.statement) or "none",
+                "used by any statement": bool(group.used.any()),
+            }
+        )
+    return pd.DataFrame(rows).set_index("candidate")
+
+
+def plan_verdicts(before: dict[str, Plan], after: dict[str, Plan], statements: Sequence[Statement]) -> pd.DataFrame:
+    """Per statement, what holds on any PostgreSQL version: the intended index is read after, no sequential scan
+    of its table is left, and whether it reads at least ten times fewer rows of its table than before."""
+    rows = []
+    for statement in statements:
+        read_before = rows_read(before[statement.label], statement.table)
+        read_after = rows_read(after[statement.label], statement.table)
+        rows.append(
+            {
+                "statement": statement.label,
+                "intended index used": statement.reads_intended(after[statement.label]),
+                "seq scan left": SEQ_SCAN in access_paths(after[statement.label], statement.table),
+                "10x fewer rows read": read_before >= 10 * read_after,
+            }
+        )
+    return pd.DataFrame(rows).set_index("statement")
+
+
+def plans_with(statements: Sequence[Statement], indexes: Sequence[IndexDefinition]) -> dict[str, Plan]:
+    """Every statement's plan with ``indexes`` built (in a rolled-back transaction) next to what exists."""
+    with temporary_indexes(indexes):
+        return {statement.label: statement.explain() for statement in statements}
+
+
+def plan_table(plans: dict[str, tuple[Plan, Plan]], statements: Sequence[Statement]) -> pd.DataFrame:
+    """Before/after per statement: how each reads its table, and the EXPLAIN ANALYZE times.
+
+    ``plans`` maps a statement's label to its (before, after) plans. The path columns are deterministic;
+    the millisecond columns are not.
+    """
+    rows = []
+    for statement in statements:
+        before, after = plans[statement.label]
+        table = statement.table
+        rows.append(
+            {
+                "statement": statement.label,
+                "reads": table.removeprefix("metrics_"),
+                "before": " + ".join(access_paths(before, table)),
+                "after": " + ".join(access_paths(after, table)),
+                "intended index used": statement.reads_intended(after),
+                "before ms": round(before.execution_time_ms, 2),
+                "after ms": round(after.execution_time_ms, 2),
+            }
+        )
+    return pd.DataFrame(rows).set_index("statement")
+
+
+# --- growth: latency against table size -----------------------------------------------------------------
+
+
+def growth_series(
+    team_counts: Sequence[int],
+    *,
+    shape: datagen.DatasetSpec,
+    statements_for: Callable[[object], list[Statement]],
+    indexes: Sequence[IndexDefinition],
+    repeat: int = 5,
+    warmup: int = 1,
+) -> tuple[pd.DataFrame, list[Statement]]:
+    """Grow the data to each number of teams, shaped like ``shape``; time every statement without and with.
+
+    Each step adds teams (another slug prefix and seed, so the first team, the one measured, never
+    changes), interleaves the PR table by arrival and analyzes it. Then every statement of the first team
+    (``statements_for(team)``, built once) is timed on the schema as it is, which must not have ``indexes``
+    yet, and again with ``indexes`` created in a rolled-back transaction. Returns one row per (size,
+    statement, variant) with ``variant`` "without" or "with", and the statements.
+    """
+    from apps.metrics.models import PullRequest
+    from apps.teams.models import Team
+
+    present = set(existing_indexes(PR_TABLE)) | set(existing_indexes(MEMBER_TABLE))
+    already = sorted(present & {index.name for index in indexes})
+    if already:
+        raise ValueError(f"the 'without' timings need a schema without {already}: migrate back first")
+    rows, statements, made = [], None, 0
+    for step, total in enumerate(team_counts):
+        if total <= made:
+            raise ValueError(f"team counts must grow: {list(team_counts)}")
+        spec = dataclasses.replace(
+            shape, teams=total - made, seed=shape.seed + step, team_slug_prefix=f"{shape.team_slug_prefix}{step}"
+        )
+        datagen.generate(spec, progress=False)
+        made = total
+        interleave_by_arrival()
+        if statements is None:
+            statements = statements_for(Team.objects.order_by("id").first())
+        size = PullRequest.objects.count()
+        for variant in ("without", "with"):
+            context = temporary_indexes(indexes) if variant == "with" else contextlib.nullcontext()
+            with context:
+                for statement in statements:
+                    timing = measure(statement.run, repeat=repeat, warmup=warmup, label=statement.label)
+                    rows.append(
+                        {
+                            "size": size,
+                            "teams": total,
+                            "statement": statement.label,
+                            "variant": variant,
+                            "median_ms": timing.median_ms,
+                            "min_ms": timing.min_ms,
+                        }
+                    )
+    return pd.DataFrame(rows), statements
+
+
+def latency_grid(series: pd.DataFrame, *, title: str = "Latency against table size (median)") -> Figure:
+    """One panel per statement, log-log, one y scale for all: without the indexes (red) and with them (green)."""
+    labels = list(dict.fromkeys(series["statement"]))
+    columns = min(4, len(labels))
+    rows = -(-len(labels) // columns)
+    colours = {"without": "#cf222e", "with": "#1a7f37"}
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(3.0 * columns, 2.4 * rows + 0.7), layout="constrained", squeeze=False,
+        sharex=True, sharey=True,
+    )
+    sizes = sorted(series["size"].unique())
+    for ax, label in zip(axes.flat, labels, strict=False):
+        for variant, colour in colours.items():
+            points = series[(series.statement == label) & (series.variant == variant)].sort_values("size")
+            ax.plot(points["size"], points["median_ms"], marker="o", color=colour, label=variant, linewidth=1.8)
+        ax.set_title(label, loc="left", fontsize=10, fontweight="bold")
+        ax.grid(True, alpha=0.3)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    first = axes.flat[0]
+    first.set_xscale("log")
+    first.set_yscale("log")
+    first.set_xticks(sizes)
+    first.xaxis.set_minor_formatter(NullFormatter())
+    first.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:,.0f}k"))
+    first.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0)))
+    first.yaxis.set_minor_formatter(NullFormatter())
+    first.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    for ax in axes.flat:
+        ax.tick_params(labelsize=8)
+    for ax in list(axes.flat)[len(labels):]:
+        ax.set_visible(False)
+    first.legend(frameon=False, fontsize=8, loc="upper left")
+    fig.suptitle(title, x=0.01, ha="left", fontweight="bold")
+    fig.supxlabel("pull requests in the table", fontsize=9)
+    fig.supylabel("milliseconds", fontsize=9)
+    return fig
+
+
+# --- writers during an index build ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WriterRun:
+    """What a writer inserting in a loop saw while an index was built.
+
+    ``inserts`` holds (started, seconds waited) per insert, ``started`` counted from the writer's start;
+    the build ran from ``build_started`` to ``build_finished`` (its commit, for a plain build).
+    """
+
+    label: str
+    build_started: float
+    build_finished: float
+    inserts: tuple[tuple[float, float], ...]
+
+    @property
+    def build_seconds(self) -> float:
+        return self.build_finished - self.build_started
+
+    def _during(self) -> list[tuple[float, float]]:
+        # every insert whose wait overlapped the build
+        return [(at, wait) for at, wait in self.inserts if at < self.build_finished and at + wait > self.build_started]
+
+    @property
+    def inserts_during_build(self) -> int:
+        return len(self._during())
+
+    @property
+    def longest_wait_ms(self) -> float:
+        """The longest any insert overlapping the build waited for its answer."""
+        return max((wait for _, wait in self._during()), default=0.0) * 1000
+
+    @property
+    def inserts_completed_during_build(self) -> int:
+        return sum(1 for at, wait in self.inserts if self.build_started <= at + wait <= self.build_finished)
+
+    @property
+    def inserts_per_second(self) -> float:
+        """Inserts that completed during the build, per second of build."""
+        return self.inserts_completed_during_build / self.build_seconds if self.build_seconds else 0.0
+
+    @property
+    def inserts_per_second_before(self) -> float:
+        """The writer's pace before the build started: the reference."""
+        done = sum(1 for at, wait in self.inserts if at + wait <= self.build_started)
+        return done / self.build_started if self.build_started else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "build": self.label,
+            "build_s": round(self.build_seconds, 3),
+            "inserts_during_build": self.inserts_during_build,
+            "inserts_per_s_before": round(self.inserts_per_second_before),
+            "inserts_per_s_during": round(self.inserts_per_second),
+            "longest_wait_ms": round(self.longest_wait_ms, 1),
+        }
+
+
+def _write_in_a_loop(stop: threading.Event, origin: float, team_id: int, repo: str, out: list, errors: list):
+    """The writer thread: its own connection (Django's are per thread), one autocommitted insert at a time."""
+    from apps.metrics.models import PullRequest
+
+    try:
+        number = 0
+        while not stop.is_set():
+            number += 1
+            began = time.perf_counter()
+            PullRequest.objects.create(
+                team_id=team_id,
+                github_repo=repo,
+                github_pr_id=number,
+                title=f"writer insert {number}",
+                state=PullRequest.State.OPEN,
+                pr_created_at=dt.datetime.now(dt.UTC),
+            )
+            out.append((began - origin, time.perf_counter() - began))
+    except Exception as error:  # reported to the caller's thread
+        errors.append(error)
+    finally:
+        connections.close_all()
+
+
+def while_writing(
+    build: Callable[[], None], *, team_id: int, label: str = "", lead: float = 0.3, tail: float = 0.3
+) -> WriterRun:
+    """Run ``build()`` while another thread inserts pull requests of ``team_id`` in a loop; then remove them.
+
+    The writer starts ``lead`` seconds before the build and stops ``tail`` seconds after it returns; its
+    rows (a repository of their own) are deleted afterwards.
+    """
+    from apps.metrics.models import PullRequest
+
+    repo = f"perflab/writer-{uuid.uuid4().hex[:12]}"
+    stop, inserts, errors = threading.Event(), [], []
+    origin = time.perf_counter()
+    writer = threading.Thread(target=_write_in_a_loop, args=(stop, origin, team_id, repo, inserts, errors))
+    writer.start()
+    try:
+        deadline = time.perf_counter() + 10
+        while not inserts and not errors and time.perf_counter() < deadline:
+            time.sleep(0.005)  # until the writer's connection is up and its first insert is in
+        time.sleep(lead)
+        build_started = time.perf_counter() - origin
+        build()
+        build_finished = time.perf_counter() - origin
+        time.sleep(tail)
+    finally:
+        stop.set()
+        writer.join()
+        PullRequest.objects.filter(github_repo=repo).delete()
+    if errors:
+        raise errors[0]
+    if not inserts:
+        raise RuntimeError("the writer never inserted a row")
+    return WriterRun(label, build_started, build_finished, tuple(inserts))
+
+
+def build_plainly(indexes: Sequence[IndexDefinition], *, hold: float = 0.0) -> Callable[[], None]:
+    """A build: plain CREATE INDEX of each, in one transaction kept open ``hold`` seconds more, as an
+    atomic migration of AddIndex operations (and whatever else it does) would."""
+
+    def build() -> None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            for index in indexes:
+                cursor.execute(index.create_sql())
+            time.sleep(hold)
+
+    return build
+
+
+def build_concurrently(indexes: Sequence[IndexDefinition], *, hold: float = 0.0) -> Callable[[], None]:
+    """A build: CREATE INDEX CONCURRENTLY of each, outside any transaction.
+
+    With ``hold``, another connection keeps a REPEATABLE READ snapshot open for ``hold`` seconds from the
+    start, which a concurrent build must wait out (as it waits for any long transaction in production):
+    the build then lasts at least that long, writers or not.
+    """
+
+    def build() -> None:
+        if connection.in_atomic_block:
+            raise RuntimeError("CREATE INDEX CONCURRENTLY cannot run inside a transaction block")
+        holder = _SnapshotHolder(hold) if hold else None
+        if holder:
+            holder.start()
+            holder.ready.wait(10)
+        try:
+            with connection.cursor() as cursor:
+                for index in indexes:
+                    cursor.execute(index.create_sql(concurrently=True))
+        finally:
+            if holder:
+                holder.join()
+        if holder and holder.errors:
+            raise holder.errors[0]
+
+    return build
+
+
+class _SnapshotHolder(threading.Thread):
+    """A transaction on its own connection that holds a snapshot for ``seconds``, touching no table."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+        self.ready = threading.Event()
+        self.errors: list[Exception] = []
+
+    def run(self) -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cursor.execute("SELECT 1")  # the snapshot is taken here and kept until the end
+                self.ready.set()
+                time.sleep(self.seconds)
+        except Exception as error:
+            self.errors.append(error)
+        finally:
+            self.ready.set()
+            connections.close_all()
+
+
+def drop_indexes(names: Sequence[str]) -> None:
+    with connection.cursor() as cursor:
+        for name in names:
+            cursor.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(name)}")
+
+
+def writer_timeline(runs: Sequence[WriterRun], *, title: str = "Each insert's wait while an index is built") -> Figure:
+    """One panel per run: every insert's wait against when it started, the build shaded."""
+    fig, axes = plt.subplots(len(runs), 1, figsize=(7.2, 1.9 * len(runs) + 0.5), layout="constrained",
+                             squeeze=False)
+    for ax, run in zip(axes[:, 0], runs, strict=True):
+        starts = [at for at, _ in run.inserts]
+        waits = [max(wait * 1000, 0.01) for _, wait in run.inserts]
+        ax.axvspan(run.build_started, run.build_finished, color="#bf8700", alpha=0.15, label="index build")
+        ax.scatter(starts, waits, s=4, color="#0969da", label="insert")
+        ax.set_yscale("log")
+        ax.set_title(f"{run.label}: longest wait {run.longest_wait_ms:,.0f} ms", loc="left", fontsize=10)
+        ax.set_ylabel("wait (ms)", fontsize=9)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.grid(True, alpha=0.3)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    axes[-1, 0].set_xlabel("seconds since the writer started")
+    axes[-1, 0].legend(frameon=False, fontsize=8, loc="upper center", ncols=2)
+    fig.suptitle(title, x=0.01, ha="left", fontweight="bold")
+    return fig
