@@ -39,7 +39,7 @@ PR_STATEMENTS = [
     ("PR list count", (TEAM_CREATED,)),
     ("weekly aggregation", (TEAM_MERGED, AUTHOR_MERGED)),
 ]
-HOLD = 0.5  # seconds
+HOLD = 1.0  # seconds: a plain build blocks the writer at least this long, a concurrent one never does
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +228,8 @@ def test_a_concurrent_build_lets_the_writer_insert_throughout(busy_table):
     )
     assert run.build_seconds >= HOLD  # it waited out the older snapshot ...
     assert run.inserts_during_build >= 20  # ... while the writer kept inserting
-    assert run.longest_wait_ms < HOLD * 1000 / 2, run.as_dict()
+    # never blocked for the hold (waits of a few hundred ms happen on a busy 2-core machine)
+    assert run.longest_wait_ms < HOLD * 1000 * 0.75, run.as_dict()
     assert set(indexes.existing_indexes(PR_TABLE)) >= {index.name for index in busy_table.lab}
     assert indexes.invalid_indexes() == []
     assert busy_table.team.pull_requests.count() == 20000  # the writer's rows were removed
