@@ -70,3 +70,35 @@ def test_development_defaults_use_the_embedded_servers():
 
         embedded.stop(state)
         shutil.rmtree(state, ignore_errors=True)
+
+
+def test_planner_settings_join_the_options_of_the_url():
+    show_options = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DATABASES['default']['OPTIONS']['options'])"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="tformance.settings",
+        DATABASE_URL="postgresql://postgres@db.example:5432/t?options=-c%20statement_timeout%3D5000",
+        REDIS_URL="redis://cache.example:6379/2",
+        DATABASE_RANDOM_PAGE_COST="1.5",
+        DATABASE_PARALLEL_WORKERS="1",
+    )
+    result = subprocess.run([sys.executable, "-c", show_options], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "-c statement_timeout=5000 -c random_page_cost=1.5 -c max_parallel_workers_per_gather=1"
+    )
+
+
+def test_the_connection_plans_with_the_configured_settings(db):
+    from django.conf import settings
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW random_page_cost")
+        assert float(cursor.fetchone()[0]) == settings.DATABASE_RANDOM_PAGE_COST == 1.1
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        assert int(cursor.fetchone()[0]) == settings.DATABASE_PARALLEL_WORKERS == 0
