@@ -354,7 +354,9 @@ def probes(plan: Plan, index: str, column: str) -> bool:
 
 
 def rows_read(plan: Plan, table: str) -> int:
-    """Rows of ``table`` the plan examined: what its scans returned plus what their filters threw away.
+    """Rows of ``table`` the plan examined: what its scans returned plus what their filters threw away. A bitmap
+    heap scan counts the index entries its bitmap index scans collected where they are more: a BitmapAnd of two
+    indexes reads every entry of both, though the heap scan then returns only rows in both.
 
     Rows an index condition skipped are not read. Per-loop figures are multiplied by the loops (parallel
     workers and nested-loop probes alike). Needs an EXPLAIN ANALYZE plan.
@@ -365,6 +367,11 @@ def rows_read(plan: Plan, table: str) -> int:
             continue
         per_loop = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
         per_loop += node.get("Rows Removed by Index Recheck", 0)
+        if node.get("Node Type") == "Bitmap Heap Scan":
+            per_loop = max(per_loop, sum(
+                entry.get("Actual Rows", 0) for entry in _raw_nodes({"Plan": node})
+                if entry.get("Node Type") == "Bitmap Index Scan"
+            ))
         total += per_loop * node.get("Actual Loops", 1)
     return round(total)
 

@@ -8,9 +8,15 @@ class PullRequest(models.Model):
         MERGED = "merged", "Merged"
         CLOSED = "closed", "Closed"
 
-    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="pull_requests")
+    # No single-column indexes on team and author: the composite indexes below lead with them (migration 0004).
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="pull_requests", db_index=False)
     author = models.ForeignKey(
-        "metrics.TeamMember", null=True, blank=True, on_delete=models.SET_NULL, related_name="pull_requests"
+        "metrics.TeamMember",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="pull_requests",
+        db_index=False,
     )
     github_pr_id = models.BigIntegerField(help_text="The PR number within its repository.")
     github_repo = models.CharField(max_length=200, help_text="owner/name")
