@@ -12,6 +12,16 @@ def avatar_url_for(github_username: str, github_id: str) -> str:
     return ""
 
 
+def initials_for(display_name: str, github_username: str) -> str:
+    """Two letters for an avatar: first and last word of the name, else its first two letters, else the login's."""
+    words = [w for w in display_name.replace("-", " ").split() if w[:1].isalnum()]
+    if not words:
+        return (github_username[:2] or "?").upper()
+    if len(words) == 1:
+        return words[0][:2].upper()
+    return (words[0][0] + words[-1][0]).upper()
+
+
 class TeamMember(models.Model):
     """A person on a team as GitHub and our surveys know them (not a login user)."""
 
@@ -62,9 +72,4 @@ class TeamMember(models.Model):
 
     @property
     def initials(self) -> str:
-        words = [w for w in self.display_name.replace("-", " ").split() if w[:1].isalnum()]
-        if not words:
-            return (self.github_username[:2] or "?").upper()
-        if len(words) == 1:
-            return words[0][:2].upper()
-        return (words[0][0] + words[-1][0]).upper()
+        return initials_for(self.display_name, self.github_username)

@@ -10,7 +10,6 @@ import datetime as dt
 
 from django.shortcuts import render
 
-from apps.metrics.models import TeamMember
 from apps.metrics.services.dashboard_service import get_team_breakdown
 from apps.metrics.views.chart_views import cards_context, team_and_range
 from apps.metrics.views.params import DateRange, today_utc
@@ -28,15 +27,9 @@ def _presets(date_range: DateRange) -> list[dict]:
     return presets
 
 
-def _with_initials(row: dict) -> dict:
-    # The model's own rule, on an unsaved instance: no query.
-    member = TeamMember(display_name=row["display_name"], github_username=row["github_username"])
-    return {**row, "initials": member.initials}
-
-
 @team_and_range
 def dashboard(request, team, date_range: DateRange):
-    breakdown = [_with_initials(row) for row in get_team_breakdown(team, date_range.start, date_range.end)]
+    breakdown = get_team_breakdown(team, date_range.start, date_range.end)
     context = {
         "team": team,
         "range": date_range,
