@@ -58,7 +58,7 @@ else:
     EMBEDDED_POSTGRES = True
 
 DATABASES["default"].setdefault("OPTIONS", {})
-# Planner costs for a database that fits in memory, sent with every connection (DESIGN.md,
+# Planner costs for a database that fits in memory, sent with every connection (README,
 # "Planner settings"). With PostgreSQL's defaults the cold key metrics at 1M PRs hashed the whole
 # survey table (459k rows) in a parallel scan instead of probing its index for the team's 9k PRs:
 # random_page_cost 4 prices each probe for a spinning disk, and parallel workers discount the scan

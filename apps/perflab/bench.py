@@ -23,6 +23,7 @@ from django.db import connection
 from apps.perflab import baselines, floors
 from apps.perflab.capture import capture_queries
 from apps.perflab.datagen import DatasetSpec, generate
+from apps.perflab.planner import POSTGRES_DEFAULTS, planner_settings
 from apps.perflab.timing import compare, measure
 
 END_DATE = dt.date(2026, 3, 31)
@@ -241,6 +242,29 @@ def bench_comparison(team, size: str, repeat: int) -> Row:
                speedup=versus_baseline.median_ratio)
 
 
+def bench_planner_settings(team, size: str, repeat: int) -> Row:
+    """The period comparison planned as a stock PostgreSQL would, against the shipped planner settings."""
+    from apps.metrics.services import dashboard_service
+    from apps.metrics.services.dates import previous_period
+
+    periods = [RANGE, previous_period(*RANGE)]
+
+    def shipped():
+        return dashboard_service.compute_key_metrics(team, periods)
+
+    def stock():
+        with planner_settings(**POSTGRES_DEFAULTS):
+            return dashboard_service.compute_key_metrics(team, periods)
+
+    _same("period comparison, stock planner", stock(), shipped())
+    versus_stock = compare(stock, shipped, repeat=repeat, labels=("stock planner", "shipped"))
+    return Row("comparison, stock PG planner", size, None, "", None,
+               median_ms=versus_stock.a.median_ms, p95_ms=versus_stock.a.p95_ms,
+               time_budget=f"{versus_stock.median_ratio:.1f}x shipped",
+               extra={"settings": POSTGRES_DEFAULTS, "shipped_median_ms": versus_stock.b.median_ms,
+                      "stock_over_shipped": versus_stock.median_ratio})
+
+
 def bench_export(team, rows_expected: int) -> Row:
     from apps.metrics.services.pr_list_service import export_rows
     from apps.metrics.views.pr_list_views import _csv_chunks
@@ -456,7 +480,8 @@ def run_bench(*, quick: bool, log: Callable[[str], None] = print, progress: bool
         ("team breakdown", lambda: [bench_team_breakdown(fifty_team, "50 members", scale.repeat)]
          + ([bench_team_breakdown(main_team, size, scale.repeat)] if scale.members != 50 else [])),
         ("key metrics", lambda: bench_key_metrics(main_team, size, scale.repeat)),
-        ("period comparison", lambda: [bench_comparison(main_team, size, scale.repeat)]),
+        ("period comparison", lambda: [bench_comparison(main_team, size, scale.repeat),
+                                       bench_planner_settings(main_team, size, scale.repeat)]),
         ("PR export", lambda: [bench_export(Team.objects.get(pk=seeded["export"].team_ids[0]), scale.export_rows)]),
         ("Copilot sync", lambda: bench_copilot_sync(Team.objects.get(pk=seeded["sync"].team_ids[0]), scale.sync_users)),
         ("weekly aggregation", lambda: [bench_weekly_aggregation(main_team, size, scale.repeat)]),
