@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from apps.metrics.factories import PullRequestFactory, TeamMemberFactory
-from apps.metrics.services.dates import monday_of, previous_period, range_bounds
+from apps.metrics.services.dates import isoformat_of_postgres_text, monday_of, previous_period, range_bounds
 from apps.metrics.services.numbers import percent, two_places
 from apps.metrics.services.pr_list_service import csv_safe, filter_pull_requests
 from apps.teams.factories import TeamFactory
@@ -57,6 +57,38 @@ def test_two_places_rounds_half_up_without_float_noise():
 )
 def test_csv_safe_neutralises_formula_triggers(value, cell):
     assert csv_safe(value) == cell
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [
+        (None, ""),
+        ("2026-03-02 10:00:00+00", "2026-03-02T10:00:00+00:00"),
+        ("2026-03-02 10:00:00.12+00", "2026-03-02T10:00:00.120000+00:00"),
+        ("2026-03-02 10:00:00.000001+00", "2026-03-02T10:00:00.000001+00:00"),
+        ("2026-03-02 23:30:00.5+01", "2026-03-02T22:30:00.500000+00:00"),  # another session time zone: to UTC
+        ("2026-03-02 00:15:00-05:30", "2026-03-02T05:45:00+00:00"),
+    ],
+)
+def test_isoformat_of_postgres_text_writes_what_isoformat_writes(text, iso):
+    assert isoformat_of_postgres_text(text) == iso
+    if text:
+        assert iso == dt.datetime.fromisoformat(text).astimezone(dt.UTC).isoformat()
+
+
+@pytest.mark.django_db
+def test_timestamps_read_as_text_equal_the_datetimes_isoformat():
+    from django.db.models import TextField
+    from django.db.models.functions import Cast
+
+    team = TeamFactory()
+    moments = [dt.datetime(2026, 3, 2, 10, 0, 0, micro, tzinfo=dt.UTC) for micro in (0, 1, 120000, 999999, 500)]
+    for moment in moments:
+        PullRequestFactory(team=team, pr_created_at=moment, state="open", merged_at=None)
+    rows = team.pull_requests.annotate(text=Cast("pr_created_at", TextField())).values_list("pr_created_at", "text")
+    assert len(rows) == len(moments)
+    for moment, text in rows:
+        assert isoformat_of_postgres_text(text) == moment.isoformat()
 
 
 @pytest.mark.django_db

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
 
 from apps.metrics.models import PullRequest, TeamMember
-from apps.metrics.services.dates import range_bounds
+from apps.metrics.services.dates import isoformat_of_postgres_text, range_bounds
 
 EXPORT_HEADER = [
     "repository",
@@ -47,6 +48,10 @@ EXPORT_SOURCES = (
     "is_ai_assisted",
 )
 
+# Read as text, not as datetimes (export_rows).
+_EXPORT_TIMESTAMPS = ("pr_created_at", "merged_at")
+_CREATED, _MERGED = (EXPORT_SOURCES.index(name) for name in _EXPORT_TIMESTAMPS)
+
 # Rows fetched per round trip by the export's server-side cursor: memory stays flat at any size.
 EXPORT_CHUNK_SIZE = 2000
 
@@ -67,7 +72,8 @@ def _iso(moment: dt.datetime | None) -> str:
 def format_export_row(
     repo, number, title, author_name, author_login, state, created, merged, cycle, review, additions, deletions, ai
 ) -> list[str]:
-    """One CSV row from the values of EXPORT_SOURCES, every cell safe against formula injection."""
+    """One CSV row from the values of EXPORT_SOURCES (the timestamps already ISO text), every cell safe against
+    formula injection."""
     values = [
         repo,
         number,
@@ -75,8 +81,8 @@ def format_export_row(
         author_name or "",
         author_login or "",
         state,
-        _iso(created),
-        _iso(merged),
+        created,
+        merged,
         cycle,
         review,
         additions,
@@ -96,8 +102,8 @@ def export_row(pr: PullRequest) -> list[str]:
         author.display_name if author else None,
         author.github_username if author else None,
         pr.state,
-        pr.pr_created_at,
-        pr.merged_at,
+        _iso(pr.pr_created_at),
+        _iso(pr.merged_at),
         pr.cycle_time_hours,
         pr.review_time_hours,
         pr.additions,
@@ -145,11 +151,22 @@ def export_rows(team, **filters) -> Iterator[list[str]]:
     ``apps.perflab.baselines.pr_export_rows`` returns (the pre-fix export). The filters are
     checked now (a wrong keyword raises here); the statement runs when the first PR is asked for.
     """
-    rows = filter_pull_requests(team, **filters).values_list(*EXPORT_SOURCES)
+    # The timestamps come as PostgreSQL's text, turned into isoformat's by string edits: parsing 200k
+    # datetimes only to print them again took a third of the export's time.
+    as_text = {name: Cast(name, TextField()) for name in _EXPORT_TIMESTAMPS}
+    sources = [f"{name}_text" if name in as_text else name for name in EXPORT_SOURCES]
+    rows = (
+        filter_pull_requests(team, **filters)
+        .annotate(**{f"{name}_text": cast for name, cast in as_text.items()})
+        .values_list(*sources)
+    )
     return _stream_rows(rows)
 
 
 def _stream_rows(rows) -> Iterator[list[str]]:
     yield list(EXPORT_HEADER)
     for values in rows.iterator(chunk_size=EXPORT_CHUNK_SIZE):
+        values = list(values)
+        values[_CREATED] = isoformat_of_postgres_text(values[_CREATED])
+        values[_MERGED] = isoformat_of_postgres_text(values[_MERGED])
         yield format_export_row(*values)

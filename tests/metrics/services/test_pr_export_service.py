@@ -88,6 +88,18 @@ def test_export_rows_equal_the_baseline_by_author(varied_team, who):
     assert len(rows) > 1
 
 
+def test_timestamps_with_fractions_of_a_second_equal_the_baseline():
+    """The export reads timestamps as PostgreSQL's text, which trims a fraction's zeros; isoformat does not."""
+    team = TeamFactory()
+    for micro in (0, 1, 120000, 500000, 999999):
+        created = dt.datetime(2026, 3, 10, 9, 0, 0, micro, tzinfo=dt.UTC)
+        PullRequestFactory(team=team, pr_created_at=created, merged_at=created + dt.timedelta(microseconds=micro))
+    PullRequestFactory(team=team, state="open", pr_created_at=CREATED, merged_at=None)
+    rows = list(export_rows(team))
+    assert rows == baselines.pr_export_rows(team)
+    assert {row[6] for row in rows[1:]} >= {"2026-03-10T09:00:00.120000+00:00", "2026-03-10T09:00:00.000001+00:00"}
+
+
 def test_rows_are_newest_first_with_values_and_neutralised_cells(varied_team):
     team, *_ = varied_team
     header, newest, *rest = list(export_rows(team))
