@@ -29,15 +29,17 @@ class NotebookEntry:
     html_name: str
 
 
-def execute_notebook(path: Path, *, timeout: int = 1800) -> nbformat.NotebookNode:
-    """Run every cell in a fresh kernel of this environment and save the outputs in place."""
+def execute_notebook(path: Path, *, save_to: Path | None = None, timeout: int = 1800) -> nbformat.NotebookNode:
+    """Run every cell in a fresh kernel of this environment; save the outputs to ``save_to`` (default: in place)."""
     from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(
         notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     ).execute()
-    nbformat.write(notebook, path)
+    if save_to is not None:
+        save_to.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, save_to or path)
     return notebook
 
 
@@ -133,13 +135,17 @@ def render_index(entries: list[NotebookEntry], bench: dict | None = None) -> str
 def build_report(
     *, notebooks_dir: Path = NOTEBOOKS_DIR, out_dir: Path = REPORTS_DIR, execute: bool = True, log=print
 ) -> Path:
-    """Execute (optionally) and export every notebook; return the index's path."""
+    """Execute (optionally) and export every notebook; return the index's path.
+
+    Executed copies go to ``out_dir/notebooks/``: the committed notebooks (and their outputs) stay as they are,
+    so a report leaves the working tree clean; ``make notebooks`` is what re-executes them in place.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     entries = []
     for path in sorted(notebooks_dir.glob("[0-9]*.ipynb")):
         if execute:
             log(f"executing {path.name} ...")
-            notebook = execute_notebook(path)
+            notebook = execute_notebook(path, save_to=out_dir / "notebooks" / path.name)
         else:
             notebook = nbformat.read(path, as_version=4)
         entry = describe(path, notebook)

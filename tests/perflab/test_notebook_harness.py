@@ -78,8 +78,10 @@ def test_report_executes_notebooks(tmp_path):
     notebooks.mkdir()
     nbformat.write(new_notebook(cells=[new_code_cell("print(6 * 7)")]), notebooks / "02_answer.ipynb")
     build_report(notebooks_dir=notebooks, out_dir=tmp_path / "out", log=lambda line: None)
-    executed = nbformat.read(notebooks / "02_answer.ipynb", as_version=4)
+    executed = nbformat.read(tmp_path / "out" / "notebooks" / "02_answer.ipynb", as_version=4)
     assert executed.cells[0].outputs[0]["text"] == "42\n"
+    assert nbformat.read(notebooks / "02_answer.ipynb", as_version=4).cells[0].outputs == []  # the source untouched
+    assert "42" in (tmp_path / "out" / "02_answer.html").read_text()
 
 
 def test_report_lists_every_budget_from_bench_json(tmp_path):
