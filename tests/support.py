@@ -46,3 +46,13 @@ def assert_rejected(model, constraint: str, write) -> None:
             write()
     assert constraint_name(excinfo.value) == constraint, excinfo.value
     assert model.objects.count() == before
+
+
+def member_and_two_teams():
+    """Alice, a member of Platform, and Secret: someone else's team, which Alice must never see."""
+    alice = UserFactory(username="alice")
+    platform = TeamFactory(name="Platform", slug="platform")
+    secret = TeamFactory(name="Secret", slug="secret")
+    MembershipFactory(user=alice, team=platform)
+    MembershipFactory(team=secret)
+    return alice, platform, secret

@@ -17,8 +17,9 @@ from apps.metrics.factories import PRSurveyFactory, PRSurveyReviewFactory, PullR
 from apps.metrics.services.dates import monday_of
 from apps.perflab.datagen import DatasetSpec, generate
 from apps.perflab.testing import assert_constant_queries
-from apps.teams.factories import MembershipFactory, TeamFactory, UserFactory
+from apps.teams.factories import MembershipFactory, UserFactory
 from apps.teams.models import Team
+from tests.support import member_and_two_teams
 
 pytestmark = pytest.mark.django_db
 
@@ -56,11 +57,7 @@ def _merged(team, author, day: dt.date, *, cycle: str, lines: int = 100, **field
 @pytest.fixture
 def world():
     """Alice belongs to Platform (with PRs in the range and the period before); Secret is someone else's."""
-    alice = UserFactory(username="alice")
-    platform = TeamFactory(name="Platform", slug="platform")
-    secret = TeamFactory(name="Secret", slug="secret")
-    MembershipFactory(user=alice, team=platform)
-    MembershipFactory(team=secret)
+    alice, platform, secret = member_and_two_teams()
     ada = TeamMemberFactory(team=platform, display_name="Ada Lovelace", github_username="ada")
     bob = TeamMemberFactory(team=platform, display_name="Bob", github_username="bob")
     TeamMemberFactory(team=platform, display_name="Cy Idle", github_username="cy")  # active, no PRs

@@ -19,6 +19,7 @@ from apps.metrics.views.params import today_utc
 from apps.perflab import baselines
 from apps.perflab.testing import assert_constant_queries
 from apps.teams.factories import MembershipFactory, TeamFactory, UserFactory
+from tests.support import member_and_two_teams
 
 pytestmark = pytest.mark.django_db
 
@@ -50,11 +51,7 @@ def _csv(response) -> list[list[str]]:
 @pytest.fixture
 def world():
     """Alice belongs to Platform; Secret is another team with its own members and PRs."""
-    alice = UserFactory(username="alice")
-    platform = TeamFactory(name="Platform", slug="platform")
-    secret = TeamFactory(name="Secret", slug="secret")
-    MembershipFactory(user=alice, team=platform)
-    MembershipFactory(team=secret)
+    alice, platform, secret = member_and_two_teams()
     ada = TeamMemberFactory(team=platform, display_name="Ada", github_username="ada")
     bob = TeamMemberFactory(team=platform, display_name="Bob", github_username="bob")
     spy = TeamMemberFactory(team=secret, display_name="Spy", github_username="spy")
