@@ -3,8 +3,8 @@
 Migration 0003's (team, state, merged_at), (team, pr_created_at) and (author, state, merged_at) lead with
 the same columns, so every lookup by team or author (the foreign keys' cascades included) still has an index.
 Left in place, the smaller single-column indexes were what the planner picked for the team breakdown at 1M
-PRs, reading each member's PRs of every state and date and filtering out four in five (perf_bench: the
-breakdown at 200 members 1.4x its hand-written SQL with them, 1.2x without). They also cost 17 MB and a write
+PRs, reading each member's PRs of every state and date and filtering out four in five (perf_bench at 1M PRs:
+the breakdown at 200 members 1.4-1.5x its hand-written SQL with them, 1.1x without). They also cost 17 MB and a write
 per insert. DROP INDEX CONCURRENTLY does not block writers; it cannot run in a transaction, hence not atomic.
 """
 
