@@ -28,7 +28,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+# The lab's kernelspec (tformance/jupyter_kernel.py): re-installed when that module changes,
+# and installed into an existing venv too (it does not wait for pyproject.toml to change).
+KERNEL := $(VENV)/share/jupyter/kernels/tformance/kernel.json
+
+$(KERNEL): $(STAMP) tformance/jupyter_kernel.py
+	$(BIN)/python -m tformance.jupyter_kernel install
+
+install: $(STAMP) $(KERNEL)
 
 servers: install
 	$(BIN)/python -m tformance.embedded start
@@ -55,8 +62,14 @@ unit-tests: install
 notebook-tests: install
 	@if ls notebooks/*.ipynb >/dev/null 2>&1; then $(BIN)/pytest $(NBVAL) notebooks; else echo "no notebooks yet"; fi
 
+# JupyterLab in notebooks/, new notebooks on the tformance kernel (Django set up, shell_plus imports),
+# kernel traffic encrypted (CurveZMQ) where the kernelspec supports it.
+LAB_ARGS = --notebook-dir notebooks --ip 127.0.0.1 --no-browser \
+	--MappingKernelManager.default_kernel_name=tformance --MappingKernelManager.transport_encryption=auto \
+	$(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: install
-	$(BIN)/python manage.py shell_plus --lab
+	$(BIN)/jupyter lab $(LAB_ARGS)
 
 notebooks: install
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/[0-9]*.ipynb
