@@ -3,17 +3,22 @@
 ``run_bench(quick=...)`` generates data in an isolated database, then measures each path:
 statements (exact), latency (median and p95; baseline and fix alternated pair by pair), the
 same answer in hand-written SQL where there is one (the floor), and each budget's verdict.
+A time budget that misses is measured once more before the miss counts (``settle``); both figures stay in
+the row. ``Report.verdict(gate)`` names every missed budget, gated or reported only.
 ``python manage.py perf_bench`` is the interface; this module holds the logic.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import logging
+import statistics
 import time
 import tracemalloc
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +73,89 @@ class Row:
     speedup: float | None = None  # baseline / fix, median of alternated pairs
     floor_ratio: float | None = None  # fix / hand-written SQL, median of alternated pairs
     extra: dict[str, Any] = field(default_factory=dict)
+    time_figure: str = ""  # what the time budget judges: "median", "fix / SQL", "throughput", "wall time"
+    time_unit: str = ""  # of that figure: "ms", "s", "x", "rows/s"
+    time_attempts: list[float] = field(default_factory=list)  # that figure, each time measured (settle)
 
     @property
     def holds(self) -> bool:
         return self.statements_ok is not False and self.time_ok is not False
+
+    @property
+    def verdict(self) -> str:
+        """The table's ok column: which of the row's budgets missed."""
+        missed = [kind for kind, ok in (("statements", self.statements_ok), ("time", self.time_ok)) if ok is False]
+        return "yes" if not missed else "NO: " + " and ".join(missed)
+
+    def statement_miss(self) -> str | None:
+        """What missed the statement budget (None when it holds or there is none)."""
+        if self.statements_ok is not False:
+            return None
+        if self.statement_budget == "0 writes" and "rows_written" in self.extra:
+            return f"{self.extra['rows_written']} rows written against 0 writes"
+        if self.statement_budget == "constant":
+            return f"{_text(self.statements)} statements: not constant across sizes"
+        return f"{_text(self.statements)} statements against {self.statement_budget}"
+
+    def time_note(self) -> str | None:
+        """The time figure against its budget, when it missed or was re-measured (None otherwise)."""
+        figure = self.time_figure or "time"
+        values = " then ".join(_figure(value, self.time_unit) for value in self.time_attempts)
+        if self.time_ok is False:
+            if len(self.time_attempts) > 1:
+                return f"{figure} missed {_count(len(self.time_attempts))}: {values} against {self.time_budget}"
+            measured = values or (f"median {_ms(self.median_ms)}" if self.median_ms is not None else "")
+            return f"{figure} {measured} against {self.time_budget}".replace("  ", " ")
+        if len(self.time_attempts) > 1:
+            return f"{figure} {values} against {self.time_budget}"  # missed, then held when measured again
+        return None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Every missed budget, split by whether it decides perf_bench's exit status under ``gate``."""
+
+    gate: str
+    gated: list[str]
+    reported: list[str]
+    held_again: list[str]  # time budgets that missed once and held when measured again
+
+    @property
+    def passes(self) -> bool:
+        return not self.gated
+
+    @property
+    def gated_kinds(self) -> str:
+        return "statement and time budgets" if self.gate == "all" else "statement budgets"
+
+    @property
+    def headline(self) -> str:
+        if not self.gated and not self.reported:
+            return "every budget holds"
+        parts = []
+        if self.gated:
+            parts.append(f"{_budgets(len(self.gated))} missed, gated ({self.gated_kinds}: the run fails)")
+        else:
+            parts.append(f"every gated budget holds ({self.gated_kinds})")
+        if self.reported:
+            parts.append(f"{_budgets(len(self.reported))} missed, reported only (times, on a shared machine)")
+        return "; ".join(parts)
+
+    def sections(self) -> list[tuple[str, list[str]]]:
+        """(title, missed budgets) for each kind of miss there is: gated, reported only, held when re-measured."""
+        sections = [
+            (f"missed, gated by --gate {self.gate} ({self.gated_kinds}; a miss fails the run)", self.gated),
+            ("missed, reported only (time budgets, measured on a shared machine; not gated)", self.reported),
+            ("missed once, held when measured again", self.held_again),
+        ]
+        return [(title, items) for title, items in sections if items]
+
+    def lines(self) -> list[str]:
+        lines = [self.headline + ("." if self.passes else ":")]
+        for title, items in self.sections():
+            lines.append(f"{title}:")
+            lines.extend(f"  - {item}" for item in items)
+        return lines
 
 
 @dataclass
@@ -80,6 +164,7 @@ class Report:
     rows: list[Row]
     seconds: float
     dataset: dict[str, int]
+    gate: str = "all"  # which budgets decided perf_bench's exit status: "all" or "statements"
 
     @property
     def statements_hold(self) -> bool:
@@ -89,15 +174,46 @@ class Report:
     def all_hold(self) -> bool:
         return all(row.holds for row in self.rows)
 
+    def verdict(self, gate: str | None = None) -> Verdict:
+        """Statement budgets are gated always; time budgets only under ``--gate all``."""
+        gate = gate or self.gate
+        gated, reported, held_again = [], [], []
+        for row in self.rows:
+            name = f"{row.path} ({row.size})"
+            if (miss := row.statement_miss()) is not None:
+                gated.append(f"{name}: {miss}")
+            if (note := row.time_note()) is not None:
+                if row.time_ok is not False:
+                    held_again.append(f"{name}: {note}")
+                else:
+                    (gated if gate == "all" else reported).append(f"{name}: {note}")
+        return Verdict(gate, gated, reported, held_again)
+
     def as_dict(self) -> dict:
+        verdict = self.verdict()
         return {
             "scale": self.scale,
             "seconds": round(self.seconds, 1),
             "dataset": self.dataset,
+            "gate": self.gate,
             "statements_hold": self.statements_hold,
             "all_hold": self.all_hold,
+            "headline": verdict.headline,
+            "missed": {"gated": verdict.gated, "reported": verdict.reported, "held_again": verdict.held_again},
             "rows": [asdict(row) for row in self.rows],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Report:
+        """A report from its bench.json, older ones (fewer row fields, no gate) included."""
+        names = {f.name for f in fields(Row)}
+        rows = [
+            Row(**{"path": "?", "size": "", "statements": None, "statement_budget": "", "statements_ok": None}
+                | {key: value for key, value in row.items() if key in names})
+            for row in data.get("rows", [])
+        ]
+        return cls(scale=data.get("scale", "?"), rows=rows, seconds=data.get("seconds", 0.0),
+                   dataset=data.get("dataset", {}), gate=data.get("gate", "all"))
 
     def write_json(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,8 +229,7 @@ class Report:
             lines.append(
                 f"{row.path:<34} {row.size:<18} {_text(row.statements):>6} {row.statement_budget:<14} "
                 f"{_ms(row.median_ms):>10} {row.time_budget:<16} {_times(row.speedup):>8} "
-                f"{_times(row.floor_ratio):>7}  "
-                f"{'yes' if row.holds else 'NO'}"
+                f"{_times(row.floor_ratio):>7}  {row.verdict}"
             )
         return "\n".join(lines)
 
@@ -129,6 +244,59 @@ def _ms(value: float | None) -> str:
 
 def _times(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}x"
+
+
+def _figure(value: float, unit: str) -> str:
+    if unit == "x":
+        return f"{value:.2f}x"
+    if unit == "rows/s":
+        return f"{value:,.0f} rows/s"
+    return f"{value:.2f} s" if unit == "s" else f"{value:.1f} {unit}".rstrip()
+
+
+def _count(times: int) -> str:
+    return {1: "once", 2: "twice"}.get(times, f"{times} times")
+
+
+def _budgets(n: int) -> str:
+    return "1 budget" if n == 1 else f"{n} budgets"
+
+
+def _silent(line: str) -> None:
+    pass
+
+
+def settle(first: Row, again: Callable[[], Row], log: Callable[[str], None] = _silent) -> Row:
+    """A row whose time budget missed is measured once more (``again``, with more repeats) before the miss counts.
+
+    The row returned is the second measurement, carrying the budgeted figure of both in ``time_attempts``: a
+    report can then say "missed twice: 55.6 ms then 53.0 ms against < 50 ms", or that it held the second time.
+    """
+    if first.time_ok is not False:
+        return first
+    log(f"  {first.path} ({first.size}): {first.time_note()}; measuring again ...")
+    second = again()
+    second.time_attempts = [*first.time_attempts, *second.time_attempts]
+    return second
+
+
+#: Loggers that print a line per request: perf_bench's page measurements go through the test client.
+REQUEST_LOGGERS = {"tformance.requests": logging.WARNING, "django.request": logging.ERROR,
+                   "django.server": logging.ERROR}
+
+
+@contextlib.contextmanager
+def quiet_loggers(levels: dict[str, int] = REQUEST_LOGGERS) -> Iterator[None]:
+    """Raise these loggers' levels for the duration of a block, and restore them after (not a global change)."""
+    loggers = {logging.getLogger(name): level for name, level in levels.items()}
+    saved = {logger: logger.level for logger in loggers}
+    try:
+        for logger, level in loggers.items():
+            logger.setLevel(max(level, logger.getEffectiveLevel()))
+        yield
+    finally:
+        for logger, level in saved.items():
+            logger.setLevel(level)
 
 
 def _statements(fn: Callable[[], Any]) -> tuple[int, Any]:
@@ -173,7 +341,7 @@ def seed(scale: Scale, log: Callable[[str], None], *, progress: bool = True) -> 
 # --- measurements -------------------------------------------------------------------------------
 
 
-def bench_team_breakdown(team, size: str, repeat: int) -> Row:
+def bench_team_breakdown(team, size: str, repeat: int, log: Callable[[str], None] = _silent) -> Row:
     from apps.metrics.services import dashboard_service
 
     args = (team, *RANGE)
@@ -182,15 +350,20 @@ def bench_team_breakdown(team, size: str, repeat: int) -> Row:
     _same("team breakdown", fixed, expected, floors.team_breakdown_sql(*args))
     versus_baseline = compare(lambda: baselines.get_team_breakdown(*args),
                               lambda: dashboard_service.get_team_breakdown(*args), repeat=max(3, repeat // 3))
-    versus_floor = compare(lambda: dashboard_service.get_team_breakdown(*args),
-                           lambda: floors.team_breakdown_sql(*args), repeat=repeat, labels=("fix", "sql"))
-    return Row(
-        "get_team_breakdown", size, statements, "<= 2", statements <= 2,
-        median_ms=versus_floor.a.median_ms, p95_ms=versus_floor.a.p95_ms,
-        time_budget="<= 1.5x SQL", time_ok=versus_floor.median_ratio <= 1.5,
-        baseline_statements=baseline_statements, baseline_median_ms=versus_baseline.a.median_ms,
-        speedup=versus_baseline.median_ratio, floor_ratio=versus_floor.median_ratio,
-    )
+
+    def measured(runs: int) -> Row:
+        versus_floor = compare(lambda: dashboard_service.get_team_breakdown(*args),
+                               lambda: floors.team_breakdown_sql(*args), repeat=runs, labels=("fix", "sql"))
+        return Row(
+            "get_team_breakdown", size, statements, "<= 2", statements <= 2,
+            median_ms=versus_floor.a.median_ms, p95_ms=versus_floor.a.p95_ms,
+            time_budget="<= 1.5x SQL", time_ok=versus_floor.median_ratio <= 1.5,
+            baseline_statements=baseline_statements, baseline_median_ms=versus_baseline.a.median_ms,
+            speedup=versus_baseline.median_ratio, floor_ratio=versus_floor.median_ratio,
+            time_figure="fix / SQL", time_unit="x", time_attempts=[versus_floor.median_ratio],
+        )
+
+    return settle(measured(repeat), lambda: measured(2 * repeat), log)
 
 
 def bench_key_metrics(team, size: str, repeat: int) -> list[Row]:
@@ -256,7 +429,7 @@ def bench_comparison(team, size: str, repeat: int) -> list[Row]:
     ]
 
 
-def bench_export(team, rows_expected: int) -> Row:
+def bench_export(team, rows_expected: int, log: Callable[[str], None] = _silent) -> Row:
     from apps.metrics.services.pr_list_service import export_rows
     from apps.metrics.views.pr_list_views import _csv_chunks
 
@@ -266,24 +439,30 @@ def bench_export(team, rows_expected: int) -> Row:
     with capture_queries(call_sites=False) as capture:
         stream()
     rows = sum(1 for _ in export_rows(team)) - 1
-    durations = []
-    for _ in range(3):
-        started = time.perf_counter()
-        stream()
-        durations.append(time.perf_counter() - started)
-    best = sorted(durations)[1]  # the median of three
     tracemalloc.start()
     stream()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    rate = rows / best
-    return Row("pr_list_export", f"{rows:,} rows", capture.count, "1", capture.count == 1,
-               median_ms=best * 1000, time_budget=">= 50k rows/s" if rows >= 100_000 else "(reported)",
-               time_ok=rate >= 50_000 if rows >= 100_000 else None,
-               extra={"rows": rows, "rows_per_s": round(rate), "peak_mib": round(peak / 2**20, 2)})
+    timed = rows >= 100_000
+
+    def measured(runs: int) -> Row:
+        durations = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            stream()
+            durations.append(time.perf_counter() - started)
+        median = statistics.median(durations)
+        rate = rows / median
+        return Row("pr_list_export", f"{rows:,} rows", capture.count, "1", capture.count == 1,
+                   median_ms=median * 1000, time_budget=">= 50k rows/s" if timed else "(reported)",
+                   time_ok=rate >= 50_000 if timed else None,
+                   extra={"rows": rows, "rows_per_s": round(rate), "peak_mib": round(peak / 2**20, 2)},
+                   time_figure="throughput", time_unit="rows/s", time_attempts=[rate])
+
+    return settle(measured(3), lambda: measured(7), log)
 
 
-def bench_weekly_aggregation(team, size: str, repeat: int) -> Row:
+def bench_weekly_aggregation(team, size: str, repeat: int, log: Callable[[str], None] = _silent) -> Row:
     from apps.metrics.models import WeeklyMetrics
     from apps.metrics.services.aggregation_service import aggregate_team_weekly_metrics
 
@@ -300,15 +479,22 @@ def bench_weekly_aggregation(team, size: str, repeat: int) -> Row:
     versus_baseline = compare(lambda: baselines.aggregate_team_weekly_metrics(team, week),
                               lambda: aggregate_team_weekly_metrics(team, week), repeat=max(3, repeat // 3))
     timed_200 = "members=200" in size or size.startswith("200")
-    return Row("aggregate_team_weekly_metrics", size, statements, "<= 6", statements <= 6,
-               median_ms=versus_baseline.b.median_ms, p95_ms=versus_baseline.b.p95_ms,
-               time_budget="< 150 ms" if timed_200 else "(reported)",
-               time_ok=versus_baseline.b.median_ms < 150 if timed_200 else None,
-               baseline_statements=baseline_statements, baseline_median_ms=versus_baseline.a.median_ms,
-               speedup=versus_baseline.median_ratio)
+
+    def row(timing) -> Row:
+        return Row("aggregate_team_weekly_metrics", size, statements, "<= 6", statements <= 6,
+                   median_ms=timing.median_ms, p95_ms=timing.p95_ms,
+                   time_budget="< 150 ms" if timed_200 else "(reported)",
+                   time_ok=timing.median_ms < 150 if timed_200 else None,
+                   baseline_statements=baseline_statements, baseline_median_ms=versus_baseline.a.median_ms,
+                   speedup=versus_baseline.median_ratio,
+                   time_figure="median", time_unit="ms", time_attempts=[timing.median_ms])
+
+    # Measured again, the fix alone: the baseline's pairs are for the speed-up, not the budget.
+    return settle(row(versus_baseline.b),
+                  lambda: row(measure(lambda: aggregate_team_weekly_metrics(team, week), repeat=repeat)), log)
 
 
-def bench_copilot_sync(team, users: int, days: int = 28) -> list[Row]:
+def bench_copilot_sync(team, users: int, days: int = 28, log: Callable[[str], None] = _silent) -> list[Row]:
     from apps.integrations.copilot_service import sync_copilot_metrics
     from apps.integrations.github import GitHubClient
     from apps.integrations.models import GitHubIntegration
@@ -343,24 +529,33 @@ def bench_copilot_sync(team, users: int, days: int = 28) -> list[Row]:
             return time.perf_counter() - started, capture.count
 
         pairs = [(baseline_sync(), fresh_sync()) for _ in range(3)]
-        cold_seconds = sorted(p[1][0] for p in pairs)[1]
-        baseline_seconds = sorted(p[0][0] for p in pairs)[1]
-        _, cold_statements, cold = pairs[-1][1]
+        baseline_seconds = statistics.median(p[0][0] for p in pairs)
+        speedup = baseline_seconds / statistics.median(p[1][0] for p in pairs)  # of the alternated pairs
         baseline_statements = pairs[-1][0][1]
+        size = f"{users} users x {days} days"
+        timed = users >= 500
+
+        def cold_row(syncs) -> Row:
+            cold_seconds = statistics.median(seconds for seconds, _, _ in syncs)
+            _, cold_statements, cold = syncs[-1]
+            return Row("copilot sync (cold)", size, cold_statements, "<= 3", cold_statements <= 3,
+                       median_ms=cold_seconds * 1000, time_budget="< 3 s" if timed else "(reported)",
+                       time_ok=cold_seconds < 3 if timed else None, baseline_statements=baseline_statements,
+                       baseline_median_ms=baseline_seconds * 1000, speedup=speedup,
+                       extra={"rows_written": cold.rows_written, "requests": cold.requests,
+                              "not_modified": cold.not_modified, "bytes": cold.bytes,
+                              "unknown_logins": cold.unknown_count},
+                       time_figure="wall time", time_unit="s", time_attempts=[cold_seconds])
+
+        # Measured again, the fix alone (5 syncs): the speed-up stays that of the alternated pairs.
+        cold_sync = settle(cold_row([p[1] for p in pairs]), lambda: cold_row([fresh_sync() for _ in range(5)]), log)
         with GitHubClient(base_url=github.base_url, token="bench") as client:
             started = time.perf_counter()
             with capture_queries(call_sites=False) as capture:
                 unchanged = sync_copilot_metrics(team, since=window[0], client=client, today=today)
             unchanged_seconds = time.perf_counter() - started
-    size = f"{users} users x {days} days"
-    timed = users >= 500
     return [
-        Row("copilot sync (cold)", size, cold_statements, "<= 3", cold_statements <= 3,
-            median_ms=cold_seconds * 1000, time_budget="< 3 s" if timed else "(reported)",
-            time_ok=cold_seconds < 3 if timed else None, baseline_statements=baseline_statements,
-            baseline_median_ms=baseline_seconds * 1000, speedup=baseline_seconds / cold_seconds,
-            extra={"rows_written": cold.rows_written, "requests": cold.requests, "not_modified": cold.not_modified,
-                   "bytes": cold.bytes, "unknown_logins": cold.unknown_count}),
+        cold_sync,
         Row("copilot sync (unchanged)", size, capture.count, "0 writes", unchanged.rows_written == 0,
             median_ms=unchanged_seconds * 1000,
             extra={"rows_written": unchanged.rows_written, "requests": unchanged.requests,
@@ -368,7 +563,9 @@ def bench_copilot_sync(team, users: int, days: int = 28) -> list[Row]:
     ]
 
 
-def bench_dashboard_page(team, user, size: str, budget_ms: float | None, repeat: int) -> list[Row]:
+def bench_dashboard_page(
+    team, user, size: str, budget_ms: float | None, repeat: int, log: Callable[[str], None] = _silent
+) -> list[Row]:
     from django.test import Client
 
     client = Client()
@@ -382,19 +579,21 @@ def bench_dashboard_page(team, user, size: str, budget_ms: float | None, repeat:
     def warm():
         assert client.get(url).status_code == 200
 
-    cold_statements, _ = _statements(cold)
-    warm_statements, _ = _statements(warm)
-    cold_timing = measure(cold, repeat=repeat)
-    warm_timing = measure(warm, repeat=repeat)
     budget = f"< {budget_ms:.0f} ms" if budget_ms else "(reported)"
-    return [
-        Row("dashboard page (cold cache)", size, cold_statements, "constant", None,
-            median_ms=cold_timing.median_ms, p95_ms=cold_timing.p95_ms, time_budget=budget,
-            time_ok=cold_timing.median_ms < budget_ms if budget_ms else None),
-        Row("dashboard page (warm cache)", size, warm_statements, "constant", None,
-            median_ms=warm_timing.median_ms, p95_ms=warm_timing.p95_ms, time_budget=budget,
-            time_ok=warm_timing.median_ms < budget_ms if budget_ms else None),
-    ]
+
+    def page(path: str, load: Callable[[], None]) -> Row:
+        statements, _ = _statements(load)
+
+        def measured(runs: int) -> Row:
+            timing = measure(load, repeat=runs)
+            return Row(path, size, statements, "constant", None,
+                       median_ms=timing.median_ms, p95_ms=timing.p95_ms, time_budget=budget,
+                       time_ok=timing.median_ms < budget_ms if budget_ms else None,
+                       time_figure="median", time_unit="ms", time_attempts=[timing.median_ms])
+
+        return settle(measured(repeat), lambda: measured(2 * repeat), log)
+
+    return [page("dashboard page (cold cache)", cold), page("dashboard page (warm cache)", warm)]
 
 
 def check_constant(rows: list[Row], path: str) -> None:
@@ -453,11 +652,16 @@ def bench_sync_connections(teams, log) -> Row:
 
 
 def run_bench(*, quick: bool, log: Callable[[str], None] = print, progress: bool = True) -> Report:
+    """Every budgeted path, measured; the request loggers are quiet meanwhile (the pages go through the test client)."""
+    with quiet_loggers():
+        return _run_bench(QUICK if quick else FULL, log, progress)
+
+
+def _run_bench(scale: Scale, log: Callable[[str], None], progress: bool) -> Report:
     from django.contrib.auth import get_user_model
 
     from apps.teams.models import Membership, Team
 
-    scale = QUICK if quick else FULL
     started = time.perf_counter()
     seeded = seed(scale, log, progress=progress)
     dataset = {name: sum(result.row_counts.values()) for name, result in seeded.items()}
@@ -468,15 +672,17 @@ def run_bench(*, quick: bool, log: Callable[[str], None] = print, progress: bool
     size = f"{scale.members} members"
     rows: list[Row] = []
     steps = [
-        ("team breakdown", lambda: [bench_team_breakdown(fifty_team, "50 members", scale.repeat)]
-         + ([bench_team_breakdown(main_team, size, scale.repeat)] if scale.members != 50 else [])),
+        ("team breakdown", lambda: [bench_team_breakdown(fifty_team, "50 members", scale.repeat, log)]
+         + ([bench_team_breakdown(main_team, size, scale.repeat, log)] if scale.members != 50 else [])),
         ("key metrics", lambda: bench_key_metrics(main_team, size, scale.repeat)),
         ("period comparison", lambda: bench_comparison(main_team, size, scale.repeat)),
-        ("PR export", lambda: [bench_export(Team.objects.get(pk=seeded["export"].team_ids[0]), scale.export_rows)]),
-        ("Copilot sync", lambda: bench_copilot_sync(Team.objects.get(pk=seeded["sync"].team_ids[0]), scale.sync_users)),
-        ("weekly aggregation", lambda: [bench_weekly_aggregation(main_team, size, scale.repeat)]),
-        ("dashboard page", lambda: bench_dashboard_page(fifty_team, user, "50 members", 50, scale.repeat)
-         + (bench_dashboard_page(main_team, user, size, 100 if scale.members >= 200 else None, scale.repeat)
+        ("PR export", lambda: [bench_export(Team.objects.get(pk=seeded["export"].team_ids[0]), scale.export_rows,
+                                            log)]),
+        ("Copilot sync", lambda: bench_copilot_sync(Team.objects.get(pk=seeded["sync"].team_ids[0]), scale.sync_users,
+                                                    log=log)),
+        ("weekly aggregation", lambda: [bench_weekly_aggregation(main_team, size, scale.repeat, log)]),
+        ("dashboard page", lambda: bench_dashboard_page(fifty_team, user, "50 members", 50, scale.repeat, log)
+         + (bench_dashboard_page(main_team, user, size, 100 if scale.members >= 200 else None, scale.repeat, log)
             if scale.members != 50 else [])),
         ("sync connections", lambda: [bench_sync_connections(
             list(Team.objects.filter(pk__in=seeded["main"].team_ids)[: scale.sync_teams]), log)]),

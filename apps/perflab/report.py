@@ -1,16 +1,22 @@
 """The evidence in one page: execute the notebooks, export each to HTML, write an index.
 
 ``python manage.py build_report`` (``make report``) writes ``reports/index.html`` linking one
-HTML page per notebook, each with its charts; the index shows every notebook's title, its
-opening paragraph and its first chart.
+HTML page per notebook, each with its charts; the index shows the perf_bench verdict (every missed
+budget named, gated or reported only), then every notebook's title, its opening paragraph and its
+first chart. Each notebook's start and elapsed time are logged as it runs.
 """
 
 from __future__ import annotations
 
+import copy
 import html
 import json
+import logging
 import re
-from dataclasses import dataclass
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import nbformat
@@ -18,6 +24,10 @@ import nbformat
 REPO_DIR = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = REPO_DIR / "notebooks"
 REPORTS_DIR = REPO_DIR / "reports"
+
+# nbclient's "Executing notebook with kernel: python3" (INFO): build_report logs each notebook itself.
+_NBCLIENT_LOG = logging.getLogger(__name__ + ".nbclient")
+_NBCLIENT_LOG.setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -27,16 +37,26 @@ class NotebookEntry:
     abstract: str
     first_chart_png: str | None  # base64
     html_name: str
+    seconds: float | None = None  # executing and exporting it, when build_report executed it
 
 
 def execute_notebook(path: Path, *, save_to: Path | None = None, timeout: int = 1800) -> nbformat.NotebookNode:
-    """Run every cell in a fresh kernel of this environment; save the outputs to ``save_to`` (default: in place)."""
+    """Run every cell in a fresh kernel of this environment; save the outputs to ``save_to`` (default: in place).
+
+    The kernel talks over unix sockets in a private temporary folder (IPC transport), not TCP: no ports, and
+    no "Kernel is running over TCP without encryption" warning from ipykernel. The socket path is absolute
+    because the kernel runs in the notebook's folder and the client here.
+    """
     from nbclient import NotebookClient
+    from traitlets.config import Config
 
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-    ).execute()
+    with tempfile.TemporaryDirectory(prefix="tformance-kernel-") as sockets:
+        config = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(sockets) / "kernel")}})
+        NotebookClient(
+            notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
+            config=config, log=_NBCLIENT_LOG,
+        ).execute()
     if save_to is not None:
         save_to.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, save_to or path)
@@ -70,10 +90,45 @@ def describe(path: Path, notebook) -> NotebookEntry:
     return NotebookEntry(path, title, abstract, chart, path.stem + ".html")
 
 
-def export_html(notebook, destination: Path) -> None:
+_IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
+
+# nbconvert's lab template writes <img> without alt (and its exporter warns "Alternative text is missing"):
+# the same blocks, with the alt text export_html puts in each image output's metadata.
+_ALT_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- macro with_alt(img, output, mimetype) -%}
+{{ img | replace('<img ', '<img alt="' ~ (output | get_metadata('alt', mimetype) | escape_html) ~ '" ', 1) }}
+{%- endmacro -%}
+{% block data_png scoped %}{{ with_alt(super(), output, 'image/png') }}{% endblock data_png %}
+{% block data_jpg scoped %}{{ with_alt(super(), output, 'image/jpeg') }}{% endblock data_jpg %}
+{% block data_svg scoped %}{{ with_alt(super(), output, 'image/svg+xml') }}{% endblock data_svg %}
+"""
+
+
+def with_alt_text(notebook, title: str):
+    """A copy of ``notebook`` whose every image output has an alt text: its figure number, the heading of its
+    section and the notebook's title (an alt text already there is kept)."""
+    notebook = copy.deepcopy(notebook)
+    heading, number = "", 0
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and cell.source.strip():
+            heading = cell.source.strip().splitlines()[0].lstrip("#").strip()
+        for output in cell.get("outputs", []):
+            for mimetype in _IMAGE_TYPES:
+                if mimetype in output.get("data", {}):
+                    number += 1
+                    section = f": {heading}" if heading and heading != title else ""
+                    metadata = output.setdefault("metadata", {}).setdefault(mimetype, {})
+                    metadata.setdefault("alt", f"Figure {number} of {title}{section}")
+    return notebook
+
+
+def export_html(notebook, destination: Path, *, title: str = "") -> None:
+    import jinja2
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_notebook_node(notebook)
+    exporter = HTMLExporter(extra_loaders=[jinja2.DictLoader({"report.html.j2": _ALT_TEMPLATE})],
+                            template_file="report.html.j2")
+    body, _ = exporter.from_notebook_node(with_alt_text(notebook, title or destination.stem))
     destination.write_text(body, encoding="utf-8")
 
 
@@ -83,8 +138,30 @@ def _inline_markdown(text: str) -> str:
     return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", escaped)
 
 
+def render_verdict(bench: dict) -> str:
+    """The headline: every missed budget by name, split into gated (the run fails) and reported only."""
+    from apps.perflab.bench import Report
+
+    report = Report.from_dict(bench)
+    verdict = report.verdict()
+    gate = "" if "gate" not in bench else f", --gate {html.escape(verdict.gate)}"
+    parts = [
+        f"<p class='headline'>perf_bench, {html.escape(report.scale)} run ({report.seconds} s{gate}): "
+        f"<b>{html.escape(verdict.headline)}</b>.</p>"
+    ]
+    for title, items in verdict.sections():
+        listed = "".join(f"<li>{html.escape(item)}</li>" for item in items)
+        parts.append(f"<p>{html.escape(title[0].upper() + title[1:])}:</p><ul>{listed}</ul>")
+    return "".join(parts)
+
+
+def _holds_cell(row: dict) -> str:
+    missed = [kind for kind in ("statements", "time") if row.get(f"{kind}_ok") is False]
+    return "yes" if not missed else "NO: " + " and ".join(missed)
+
+
 def render_budgets(bench: dict | None) -> str:
-    """The perf_bench table (reports/bench.json) as HTML: every budget and whether it holds."""
+    """The perf_bench table (reports/bench.json) as HTML: the verdict, then every budget and whether it holds."""
     if not bench:
         return "<p class='muted'>No benchmark yet: run <code>make report</code> (it runs perf_bench --quick).</p>"
     header = "".join(
@@ -100,19 +177,15 @@ def render_budgets(bench: dict | None) -> str:
         "<tr>" + "".join(
             f"<td>{html.escape(str(v))}</td>"
             for v in (
-                row["path"], row["size"], cell(row["statements"]), row["statement_budget"],
-                cell(row["baseline_statements"]), cell(row["median_ms"], " ms"), row["time_budget"],
-                cell(row["speedup"], "x"), cell(row["floor_ratio"], "x"),
-                "yes" if row["statements_ok"] is not False and row["time_ok"] is not False else "NO",
+                row["path"], row["size"], cell(row.get("statements")), row.get("statement_budget", ""),
+                cell(row.get("baseline_statements")), cell(row.get("median_ms"), " ms"), row.get("time_budget", ""),
+                cell(row.get("speedup"), "x"), cell(row.get("floor_ratio"), "x"),
+                _holds_cell(row),
             )
         ) + "</tr>"
         for row in bench["rows"]
     )
-    return (
-        f"<p>perf_bench, {html.escape(bench['scale'])} run ({bench['seconds']} s): "
-        f"{'every budget holds' if bench['all_hold'] else 'a budget is missed'}.</p>"
-        f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
-    )
+    return f"{render_verdict(bench)}<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def render_index(entries: list[NotebookEntry], bench: dict | None = None) -> str:
@@ -126,32 +199,54 @@ def render_index(entries: list[NotebookEntry], bench: dict | None = None) -> str
         sections.append(
             f'<section><h2><a href="{entry.html_name}">{html.escape(entry.title)}</a></h2>'
             f"<p>{_inline_markdown(entry.abstract)}</p>{chart}"
-            f'<p class="muted">Notebook: <code>notebooks/{entry.path.name}</code> · '
-            f'<a href="{entry.html_name}">full page with every figure</a></p></section>'
+            f'<p class="muted">Notebook: <code>notebooks/{entry.path.name}</code>'
+            + (f" (executed in {entry.seconds:.1f} s)" if entry.seconds is not None else "")
+            + f' · <a href="{entry.html_name}">full page with every figure</a></p></section>'
         )
     return _PAGE.format(body="\n".join(sections))
 
 
 def build_report(
-    *, notebooks_dir: Path = NOTEBOOKS_DIR, out_dir: Path = REPORTS_DIR, execute: bool = True, log=print
+    *,
+    notebooks_dir: Path = NOTEBOOKS_DIR,
+    out_dir: Path = REPORTS_DIR,
+    execute: bool = True,
+    log: Callable[[str], None] = print,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> Path:
     """Execute (optionally) and export every notebook; return the index's path.
 
     Executed copies go to ``out_dir/notebooks/``: the committed notebooks (and their outputs) stay as they are,
     so a report leaves the working tree clean; ``make notebooks`` is what re-executes them in place.
+    Each notebook is logged when it starts (``[3/10] 03_pr_export ...``) and when done, with its elapsed time
+    (``[3/10] 03_pr_export ... 41.2 s``): a notebook that takes minutes does not look like a hang.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    paths = sorted(notebooks_dir.glob("[0-9]*.ipynb"))
     entries = []
-    for path in sorted(notebooks_dir.glob("[0-9]*.ipynb")):
+    started_all = clock()
+    for number, path in enumerate(paths, 1):
+        name = f"[{number}/{len(paths)}] {path.stem}"
+        started = clock()
         if execute:
-            log(f"executing {path.name} ...")
-            notebook = execute_notebook(path, save_to=out_dir / "notebooks" / path.name)
+            log(f"{name} ...")
+            try:
+                notebook = execute_notebook(path, save_to=out_dir / "notebooks" / path.name)
+            except Exception:
+                log(f"{name} ... failed after {clock() - started:.1f} s")
+                raise
         else:
             notebook = nbformat.read(path, as_version=4)
         entry = describe(path, notebook)
-        export_html(notebook, out_dir / entry.html_name)
+        export_html(notebook, out_dir / entry.html_name, title=entry.title)
+        if execute:
+            entry = replace(entry, seconds=clock() - started)
+            log(f"{name} ... {entry.seconds:.1f} s")
+        else:
+            log(f"{name}: stored outputs exported")
         entries.append(entry)
-        log(f"  wrote {out_dir / entry.html_name}")
+    if execute:
+        log(f"{len(paths)} notebook{'' if len(paths) == 1 else 's'} executed in {clock() - started_all:.1f} s")
     bench_file = out_dir / "bench.json"
     bench = json.loads(bench_file.read_text()) if bench_file.exists() else None
     index = out_dir / "index.html"

@@ -14,6 +14,10 @@ class Command(BaseCommand):
             notebooks_dir=NOTEBOOKS_DIR,
             out_dir=REPORTS_DIR,
             execute=not no_execute,
-            log=lambda line: self.stdout.write(line),
+            log=self._log,
         )
         self.stdout.write(self.style.SUCCESS(f"report: {index}"))
+
+    def _log(self, line: str) -> None:
+        self.stdout.write(line)
+        self.stdout.flush()  # progress, seen as it happens even when stdout is a pipe (make report | tee)
