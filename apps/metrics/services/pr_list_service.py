@@ -112,6 +112,11 @@ def export_row(pr: PullRequest) -> list[str]:
     )
 
 
+# Which date a PR list's range applies to: when it was opened, or when it was merged (what the
+# dashboard's cards count). Merged dates list merged PRs only, newest merge first.
+DATE_FIELDS = {"created": "pr_created_at", "merged": "merged_at"}
+
+
 def filter_pull_requests(
     team,
     *,
@@ -120,9 +125,19 @@ def filter_pull_requests(
     repo: str | None = None,
     start: dt.date | None = None,
     end: dt.date | None = None,
+    dates: str = "created",
 ) -> QuerySet[PullRequest]:
-    """The team's PRs, newest first (by creation), filtered; dates are inclusive calendar days (UTC)."""
+    """The team's PRs, filtered; dates are inclusive calendar days (UTC) of ``dates`` ("created" or "merged").
+
+    Newest first by that date. With ``dates="merged"`` only merged PRs are listed (the others have no
+    merge date): exactly the PRs the dashboard counts as merged in the range.
+    """
+    if dates not in DATE_FIELDS:
+        raise ValueError(f"dates is one of {', '.join(DATE_FIELDS)}, not {dates!r}")
+    field = DATE_FIELDS[dates]
     prs = PullRequest.objects.filter(team=team)
+    if dates == "merged":
+        prs = prs.filter(state=PullRequest.State.MERGED)
     if state:
         prs = prs.filter(state=state)
     if author_id:
@@ -132,10 +147,10 @@ def filter_pull_requests(
     if start or end:
         lower, upper = range_bounds(start, end)
         if lower:
-            prs = prs.filter(pr_created_at__gte=lower)
+            prs = prs.filter(**{f"{field}__gte": lower})
         if upper:
-            prs = prs.filter(pr_created_at__lt=upper)
-    return prs.order_by("-pr_created_at", "-id")
+            prs = prs.filter(**{f"{field}__lt": upper})
+    return prs.order_by(f"-{field}", "-id")
 
 
 def team_authors(team) -> QuerySet[TeamMember]:

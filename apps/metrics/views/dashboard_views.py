@@ -1,5 +1,7 @@
 """The team dashboard page: range form, metric cards, team breakdown; the charts load in the browser.
 
+A bad range re-renders the page with the reason next to the form and the dates as sent (HTTP 400).
+
 Statements: the team lookup, ``get_team_breakdown`` (1) and ``get_key_metrics_comparison``
 (2 cold, 0 warm), plus the session and user of the request: the same for any team size.
 """
@@ -12,12 +14,13 @@ from django.shortcuts import render
 
 from apps.metrics.services.dashboard_service import get_team_breakdown
 from apps.metrics.views.chart_views import cards_context, team_and_range
-from apps.metrics.views.params import DateRange, today_utc
+from apps.metrics.views.params import EARLIEST_DAY, LATEST_DAY, DateRange, InvalidParameter, today_utc
 
 PRESET_DAYS = (7, 30, 90)
+CALENDAR = {"min": EARLIEST_DAY.isoformat(), "max": LATEST_DAY.isoformat()}  # the date inputs' bounds
 
 
-def _presets(date_range: DateRange) -> list[dict]:
+def _presets(date_range: DateRange | None) -> list[dict]:
     """Links for the last 7/30/90 days ending today (UTC); the one matching the range is marked."""
     today = today_utc()
     presets = []
@@ -27,12 +30,26 @@ def _presets(date_range: DateRange) -> list[dict]:
     return presets
 
 
-@team_and_range
+def _range_error(request, team, error: InvalidParameter):
+    """The dashboard with the reason next to the range form, the dates as sent: HTTP 400, nothing read."""
+    context = {
+        "team": team,
+        "presets": _presets(None),
+        "error": error,
+        "form": {"start": request.GET.get("start", ""), "end": request.GET.get("end", "")},
+        "calendar": CALENDAR,
+    }
+    return render(request, "metrics/dashboard.html", context, status=400)
+
+
+@team_and_range(on_error=_range_error)
 def dashboard(request, team, date_range: DateRange):
     breakdown = get_team_breakdown(team, date_range.start, date_range.end)
     context = {
         "team": team,
         "range": date_range,
+        "form": {"start": date_range.start.isoformat(), "end": date_range.end.isoformat()},
+        "calendar": CALENDAR,
         "presets": _presets(date_range),
         "breakdown": breakdown,
         **cards_context(team, date_range),

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from apps.metrics.factories import PRSurveyFactory, PRSurveyReviewFactory, PullRequestFactory, TeamMemberFactory
 from apps.metrics.services.dates import monday_of
@@ -31,6 +32,7 @@ URL_NAMES = [
     "metrics:chart_pr_sizes",
 ]
 CHART_URL_NAMES = URL_NAMES[2:]
+TABLE_URL_NAMES = ["metrics:table_cycle_time", "metrics:table_ai_share", "metrics:table_pr_sizes"]
 START, END = dt.date(2026, 3, 2), dt.date(2026, 3, 22)  # Monday March 2 to Sunday March 22: three weeks
 RANGE = {"start": START.isoformat(), "end": END.isoformat()}
 _prefixes = itertools.count(1)
@@ -141,8 +143,42 @@ def test_only_get_is_allowed(alice_client, name):
 def test_bad_dates_are_400_with_the_reason(alice_client, name, params, reason):
     response = alice_client.get(_url(name, "platform", params))
     assert response.status_code == 400
-    assert response["Content-Type"].startswith("text/plain")
-    assert response.content.decode() == f"Bad request: {reason}"
+    if name in CHART_URL_NAMES:
+        assert response.json() == {"error": f"Bad request: {reason}"}
+    else:  # the page (or its fragment) with the reason, HTML-escaped like any text on it
+        assert response["Content-Type"].startswith("text/html")
+        assert escape(reason) in response.content.decode()
+
+
+def test_a_bad_range_reshows_the_dashboard_with_the_error_by_the_form(alice_client):
+    response = alice_client.get(_url("metrics:dashboard", "platform", {"start": "2026-03-10", "end": "2026-03-01"}))
+    assert response.status_code == 400
+    page = response.content.decode()
+    error = "end (2026-03-01) is before start (2026-03-10)"
+    assert f'<p class="form-error" role="alert" id="range-error">{error}</p>' in page
+    # the dates as sent stay in the form, and nothing else of the page is read
+    assert 'name="start" value="2026-03-10"' in page and 'name="end" value="2026-03-01"' in page
+    assert 'id="key-metrics"' not in page and "<canvas" not in page
+    assert "<header>" in page  # the site's layout, not a bare text page
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"end": "9999-12-31"}, "end must be between 1970-01-01 and 2999-12-31, not 9999-12-31"),
+        ({"end": "1970-01-10"}, "end must be 29 days after 1970-01-01 when start is not given"),
+        ({"start": "0001-01-01"}, "start must be between 1970-01-01 and 2999-12-31, not 0001-01-01"),
+        ({"start": "2026-03-01", "end": "2026-03-02", "extra": "x"}, None),
+    ],
+    ids=["end at the calendar's end", "end near 1970 without a start", "start at the calendar's start", "fine"],
+)
+def test_dates_at_the_calendar_edges_are_400_not_an_overflow(alice_client, params, reason):
+    response = alice_client.get(_url("metrics:dashboard", "platform", params))
+    if reason is None:
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 400
+        assert escape(reason) in response.content.decode()
 
 
 # --- statements ---------------------------------------------------------------------------------------
@@ -282,12 +318,16 @@ def test_the_page_has_everything(alice_client):
     # the range form, filled in, with presets
     assert 'name="start" value="2026-03-02"' in html and 'name="end" value="2026-03-22"' in html
     assert "Last 7 days" in html and "Last 30 days" in html and "Last 90 days" in html
-    # links to the PR list and the CSV export, keeping the range
-    assert 'href="/t/platform/prs/?start=2026-03-02&amp;end=2026-03-22"' in html
-    assert 'href="/t/platform/prs/export.csv?start=2026-03-02&amp;end=2026-03-22"' in html
-    # the three charts, drawn in the browser from their endpoints
+    # links to the PR list and the CSV export: the PRs merged in the range, which the first card counts
+    assert 'href="/t/platform/prs/?dates=merged&amp;start=2026-03-02&amp;end=2026-03-22"' in html
+    assert 'href="/t/platform/prs/export.csv?dates=merged&amp;start=2026-03-02&amp;end=2026-03-22"' in html
+    # the three charts, drawn in the browser from their endpoints, and without JavaScript as tables
     for name in CHART_URL_NAMES:
         assert f'data-src="{reverse(name, args=["platform"])}?start=2026-03-02&amp;end=2026-03-22"' in html
+    for name in TABLE_URL_NAMES:
+        table = f'<noscript><iframe class="chart-fallback" src="{reverse(name, args=["platform"])}?start=2026-03-02'
+        assert table in html
+    assert "Loading…" not in html  # dashboard.js writes it: without JavaScript nothing would ever replace it
     assert "/static/metrics/charts.js" in html and "/static/metrics/dashboard.js" in html
     # the breakdown: every active member and whoever merged, initials, and dashes for nothing
     rows = re.findall(r'<tr>\s*<th scope="row" class="member">(.*?)</tr>', html, re.S)
@@ -318,3 +358,31 @@ def test_static_chart_files_are_ours_and_served(alice_client):
         assert path, name
     charts = open(finders.find("metrics/charts.js"), encoding="utf-8").read()
     assert "devicePixelRatio" in charts and "No data in this range" in charts
+
+
+def test_against_a_previous_period_without_data_every_card_says_so(alice_client):
+    """One rule for the five cards: nothing merged before the range, so nothing to compare with (not "+3")."""
+    html = alice_client.get(_url("metrics:key_metrics_cards", "platform", {"start": "2026-03-16", "end": "2026-03-22"}))
+    cards = _cards(html.content.decode())
+    assert len(cards) == 5
+    # the week before (March 9-15) merged nothing; this one merged Ada's 30-hour PR
+    assert cards["prs_merged"] == "PRs merged 1 no data to compare previous: 0"
+    assert cards["avg_cycle_time"] == "Avg cycle time 30.00 h no data to compare previous: —"
+    assert all("no data to compare" in text for text in cards.values()), cards
+    assert "tone-good" not in html.content.decode() and "tone-bad" not in html.content.decode()
+
+
+@pytest.mark.parametrize(("json_name", "table_name"), zip(CHART_URL_NAMES, TABLE_URL_NAMES, strict=True))
+def test_each_chart_table_shows_the_figures_of_its_json(alice_client, json_name, table_name):
+    data = alice_client.get(_url(json_name, "platform", RANGE)).json()
+    response = alice_client.get(_url(table_name, "platform", RANGE))
+    assert response.status_code == 200
+    assert response["X-Frame-Options"] == "SAMEORIGIN"  # framed by the dashboard's <noscript>
+    rows = re.findall(r"<tr><th scope=\"row\">(.*?)</th>(.*?)</tr>", response.content.decode(), re.S)
+    assert [label for label, _ in rows] == data["labels"]
+    values = [re.findall(r"<td>(.*?)</td>", cells)[0] for _, cells in rows]
+    assert values == ["–" if v is None else str(v) for v in data["series"][0]["values"]]
+
+
+def test_a_chart_table_of_another_team_is_404(alice_client):
+    assert alice_client.get(_url("metrics:table_cycle_time", "secret", RANGE)).status_code == 404

@@ -2,7 +2,9 @@
 
 import csv
 import datetime as dt
+import html
 import io
+import re
 import tracemalloc
 from urllib.parse import urlencode
 
@@ -33,7 +35,7 @@ def _export_url(slug, **params):
 
 
 def _with_query(url, params):
-    return f"{url}?{urlencode(params)}" if params else url
+    return f"{url}?{urlencode(params, doseq=True)}" if params else url
 
 
 def _pr(team, *, days_ago: float, state="merged", **fields):
@@ -85,7 +87,9 @@ def test_list_shows_the_last_30_days_of_my_team(alice_client, world):
     today = today_utc()
     start = today - dt.timedelta(days=29)
     assert response.context["filters"].range.start == start and response.context["filters"].range.end == today
-    assert f"{reverse('metrics:pr_list_export', args=['platform'])}?start={start}&amp;end={today}" in body
+    export = f"{reverse('metrics:pr_list_export', args=['platform'])}?dates=created&amp;start={start}&amp;end={today}"
+    assert export in body
+    assert f"Created {start} to {today} (UTC)" in body  # which date the range applies to
 
 
 @pytest.mark.parametrize(
@@ -366,8 +370,12 @@ BAD_INPUT = [
     ({"start": "2020-01-01", "end": "2026-01-01"}, "at most 731"),
     ({"state": "draft"}, "state must be one of open, merged, closed"),
     ({"state": "MERGED"}, "state must be one of"),
-    ({"author": "ada"}, "author must be a whole number"),
-    ({"author": "-3"}, "author must be positive"),
+    ({"author": "ada"}, "author must be a positive whole number, not 'ada'"),
+    ({"author": "-3"}, "author must be a positive whole number, not '-3'"),
+    ({"author": "99999999999999999999"}, "author must be at most"),
+    ({"author": ["1", "2"]}, "author is given 2 times; give it once"),
+    ({"repo": "acme/\x01web"}, "repo must not contain control characters"),
+    ({"dates": "closed"}, "dates must be one of created, merged, not 'closed'"),
     ({"author": "999999999"}, "not a member of this team"),
     ({"repo": "x" * 201}, "repo is at most 200 characters"),
 ]
@@ -379,7 +387,7 @@ def test_bad_input_is_400_with_its_reason(alice_client, url_for, params, message
     response = alice_client.get(url_for("platform", **params))
     assert response.status_code == 400
     assert not response.streaming  # refused before any row: never a half-written 200
-    assert message in response.content.decode()
+    assert message in html.unescape(response.content.decode())
 
 
 @pytest.mark.parametrize(("page", "message"), [("abc", "whole number"), ("0", "positive"), ("-1", "positive")])
@@ -387,3 +395,62 @@ def test_a_bad_page_is_400(alice_client, page, message):
     response = alice_client.get(_list_url("platform", page=page))
     assert response.status_code == 400
     assert message in response.content.decode()
+
+
+# --- dates: created or merged -----------------------------------------------------------------
+
+
+def test_merged_dates_list_the_prs_merged_in_the_range_newest_merge_first(alice_client, world):
+    platform, ada = world["platform"], world["ada"]
+    now = timezone.now()
+    # opened long before the range, merged inside it: counted by merge date, not by creation date
+    late = PullRequestFactory(
+        team=platform, author=ada, state="merged", title="Slow burner",
+        pr_created_at=now - dt.timedelta(days=60), merged_at=now - dt.timedelta(days=2),
+    )
+    response = alice_client.get(_list_url("platform", dates="merged"))
+    assert response.status_code == 200
+    titles = [pr.title for pr in response.context["page"].object_list]
+    assert titles == ["Add pagination", "Slow burner"]  # merged 1 and 2 days ago; open and closed are not listed
+    body = response.content.decode()
+    today = today_utc()
+    assert f"Merged {today - dt.timedelta(days=29)} to {today} (UTC)" in body
+    assert '<option value="merged" selected>' in body
+    export = _csv(alice_client.get(_export_url("platform", dates="merged")))
+    assert [row[2] for row in export[1:]] == titles  # the export lists the same PRs
+    assert late.merged_at is not None
+
+
+def test_the_dashboard_links_to_the_prs_its_merged_card_counts(client):
+    """On generated data (opened and merged at different times), the linked list shows the card's count."""
+    from apps.perflab.datagen import DatasetSpec, generate
+    from apps.teams.models import Team
+
+    end = dt.date(2026, 3, 31)
+    spec = DatasetSpec(teams=1, members_per_team=8, prs_per_member=12, days=120, end_date=end, team_slug_prefix="link")
+    generate(spec)
+    team = Team.objects.get(slug__startswith="link")
+    user = UserFactory()
+    MembershipFactory(user=user, team=team)
+    client.force_login(user)
+    range_query = {"start": "2026-02-01", "end": "2026-03-31"}
+    dashboard = client.get(reverse("metrics:dashboard", args=[team.slug]), range_query)
+    merged_card = next(card for card in dashboard.context["cards"] if card["key"] == "prs_merged")
+    link = re.search(r'id="pr-list-link" href="([^"]+)"', dashboard.content.decode()).group(1).replace("&amp;", "&")
+    listed = client.get(link).context["page"].paginator.count
+    created = client.get(reverse("metrics:pr_list", args=[team.slug]), range_query).context["page"].paginator.count
+    assert listed == merged_card["value"] > 0
+    assert created != listed  # the two readings differ on this data: the link must pick the right one
+
+
+def test_bad_filters_reshow_the_list_with_the_error_and_the_values_sent(alice_client, world):
+    params = {"start": "2026-03-10", "end": "2026-03-01", "repo": "acme/web", "state": "open", "dates": "merged"}
+    for url in (_list_url("platform", **params), _export_url("platform", **params)):
+        response = alice_client.get(url)
+        assert response.status_code == 400
+        assert not response.streaming
+        body = response.content.decode()
+        assert 'id="filter-error">end (2026-03-01) is before start (2026-03-10)</p>' in body
+        assert 'name="start" value="2026-03-10"' in body and 'name="repo" value="acme/web"' in body
+        assert '<option value="open" selected>' in body and '<option value="merged" selected>' in body
+        assert "<table" not in body  # no rows read

@@ -1,7 +1,7 @@
 /*
  * The dashboard's charts: fetch each canvas's JSON endpoint (data-src) and draw it with TfCharts.
  * <canvas data-chart="line|bar" data-src="...json" [data-max="100"]>, followed by a .chart-status
- * element for "Loading…" and errors.
+ * element for "Loading…" and errors (a 400 answers {"error": reason}).
  */
 (function () {
   "use strict";
@@ -53,13 +53,17 @@
   async function load(canvas) {
     const status = canvas.parentElement.querySelector(".chart-status");
     canvas.dataset.state = "loading";
+    if (status) status.textContent = "Loading…";  // written here: without JavaScript the <noscript> table shows instead
     try {
       const response = await fetch(canvas.dataset.src, {
         credentials: "same-origin",
         headers: { Accept: "application/json" },
       });
       if (!response.ok) {
-        const reason = (await response.text()).slice(0, 200);
+        const body = await response.text();
+        let reason = body;
+        try { reason = JSON.parse(body).error || body; } catch (notJson) { /* a plain-text reason */ }
+        reason = reason.slice(0, 200);
         throw new Error(response.status + (reason ? ": " + reason : ""));
       }
       const data = await response.json();
