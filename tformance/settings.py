@@ -169,6 +169,8 @@ MIDDLEWARE = [
     # First, so that its figures cover everything below it (sessions and auth queries too).
     "tformance.middleware.ServerTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the app itself (production has no other server for them), before sessions.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -214,7 +216,19 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `manage.py collectstatic` writes and WhiteNoise serves from in production.
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+if not DEBUG:
+    # Hashed names (WhiteNoise lets browsers cache them for ever) and gzip copies, made by collectstatic.
+    # Development and tests keep Django's default storage: no collectstatic needed.
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+# WhiteNoise's own defaults, fixed when settings load (pytest-django turns DEBUG off later): in
+# development it finds files in the apps' static folders per request, with no STATIC_ROOT needed.
+WHITENOISE_AUTOREFRESH = DEBUG
+WHITENOISE_USE_FINDERS = DEBUG
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if not DEBUG:
