@@ -67,13 +67,14 @@ return Array.from(document.querySelectorAll('canvas[data-chart]')).map((canvas) 
 """
 
 
-@pytest.fixture
-def browser(tmp_path):
+def _chromium(tmp_path, *, javascript: bool = True):
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
     options = Options()
+    if not javascript:
+        options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
     options.binary_location = str(CHROMIUM)
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
@@ -82,6 +83,19 @@ def browser(tmp_path):
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(WAIT_SECONDS)
+    return driver
+
+
+@pytest.fixture
+def browser(tmp_path):
+    driver = _chromium(tmp_path)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def browser_without_javascript(tmp_path):
+    driver = _chromium(tmp_path, javascript=False)
     yield driver
     driver.quit()
 
@@ -198,10 +212,10 @@ def test_dashboard_in_chromium(live_server, browser, dashboard_team):
     assert _javascript_errors(browser) == []
     browser.get(f"{live_server.url}{dashboard_path}")
 
-    # the CSV export: the link keeps the range; the download uses the browser's session
+    # the CSV export: the link keeps the range (PRs merged in it); the download uses the browser's session
     link = browser.find_element(By.ID, "export-link").get_attribute("href")
     start = today_utc() - dt.timedelta(days=29)
-    expected = f"{reverse('metrics:pr_list_export', args=[team.slug])}?start={start}&end={today_utc()}"
+    expected = f"{reverse('metrics:pr_list_export', args=[team.slug])}?dates=merged&start={start}&end={today_utc()}"
     assert link == f"{live_server.url}{expected}"
     cookies = {cookie["name"]: cookie["value"] for cookie in browser.get_cookies()}
     response = requests.get(link, cookies=cookies, timeout=WAIT_SECONDS, allow_redirects=False)
@@ -210,3 +224,40 @@ def test_dashboard_in_chromium(live_server, browser, dashboard_team):
         assert response.headers["Content-Type"].startswith("text/csv")
         lines = response.content.decode("utf-8").splitlines()
         assert len(lines) > 1  # a header and the range's PRs
+
+
+def _log_in(browser, live_server, next_path):
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{live_server.url}{reverse('login')}?next={next_path}")
+    browser.find_element(By.ID, "id_username").send_keys("carol")
+    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form input[type=submit]").click()
+    _wait(browser, lambda d: d.current_url.split("?")[0].endswith(next_path), "the page after login")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_javascript_each_chart_is_a_table(live_server, browser_without_javascript, dashboard_team):
+    """JavaScript off: no "Loading…" forever; each chart's figures as a table, the same as its JSON."""
+    from selenium.webdriver.common.by import By
+
+    browser = browser_without_javascript
+    team = dashboard_team
+    dashboard_path = reverse("metrics:dashboard", args=[team.slug])
+    _log_in(browser, live_server, dashboard_path)
+    assert "Loading" not in browser.find_element(By.TAG_NAME, "body").text
+    frames = browser.find_elements(By.CSS_SELECTOR, "iframe.chart-fallback")
+    assert len(frames) == 3  # the <noscript> content is live markup when scripts are off
+    cookies = {cookie["name"]: cookie["value"] for cookie in browser.get_cookies()}
+    for frame, chart in zip(frames, ("chart_cycle_time", "chart_ai_share", "chart_pr_sizes"), strict=True):
+        figures = requests.get(
+            f"{live_server.url}{reverse(f'metrics:{chart}', args=[team.slug])}", cookies=cookies, timeout=WAIT_SECONDS
+        ).json()
+        browser.switch_to.frame(frame)
+        rows = browser.find_elements(By.CSS_SELECTOR, "table.chart-table tbody tr")
+        labels = [row.find_element(By.TAG_NAME, "th").text for row in rows]
+        first_values = [row.find_elements(By.TAG_NAME, "td")[0].text for row in rows]
+        browser.switch_to.default_content()
+        assert labels == figures["labels"]
+        assert first_values == ["–" if v is None else str(v) for v in figures["series"][0]["values"]]
+        assert frame.size["height"] > 100  # shown in the chart's box, not collapsed
