@@ -13,5 +13,9 @@ class GitHubIntegration(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        verbose_name = "GitHub integration"
+        verbose_name_plural = "GitHub integrations"
+
     def __str__(self) -> str:
         return f"GitHub {self.organization_slug} for {self.team}"

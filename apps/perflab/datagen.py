@@ -3,9 +3,19 @@
 ``generate(DatasetSpec(...))`` writes teams, members, pull requests, reviews, commits, PR
 surveys, survey reviews and daily Copilot usage in one transaction and returns what it
 wrote. The same spec always yields the same rows: every value comes from one
-``numpy.random.default_rng(seed)`` and every timestamp from ``spec.end_date``, never from
-the clock. Primary keys differ between databases (they come from each table's sequence);
-natural keys and all other values do not.
+``numpy.random.default_rng(seed)`` and every timestamp from ``spec.end_date`` and
+``spec.as_of``, never from the clock (only the default of ``as_of`` reads it, when the
+history reaches today). Primary keys differ between databases (they come from each table's
+sequence); natural keys and all other values do not.
+
+``as_of`` is the moment the data is generated at: nothing lies after it. The history is
+drawn through the end date's last second, then seen as of that moment: what would happen
+later has not happened yet. A PR created later does not exist; one whose merge or close
+would come later is still open (no merged_at, no cycle time); reviews, commits, survey
+answers and survey reviews still to come are not there, and a PR's line counts are those of
+its commits so far (at least the one it was opened from); Copilot usage exists for whole
+days only (the day's report is known once it is over). With the default ``as_of`` and an end
+date in the past, nothing is withheld.
 
 Everything is generated as numpy columns (no per-row Python beyond the members), rows
 refer to their parents by position (`Ref`), and the loader turns positions into ids by
@@ -48,6 +58,7 @@ from apps.teams.models import Team
 
 DAY = 86_400
 HOUR = 3_600
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SLUG_MAX_LENGTH = Team._meta.get_field("slug").max_length
 LOAD_ORDER: tuple[type[Model], ...] = (
@@ -123,7 +134,14 @@ class SlugCollisionError(Exception):
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """What to generate. Pass ``end_date`` explicitly when the data must be reproducible."""
+    """What to generate. Pass ``end_date`` explicitly when the data must be reproducible.
+
+    ``as_of`` (timezone-aware) is the moment the data is generated at; nothing generated lies
+    after it. It defaults to the end of the end date's day (the midnight after it) or now,
+    whichever is earlier: a past end date keeps its whole history, today's stops at the clock.
+    Pass it explicitly to reproduce a history that reaches today. ``dataclasses.replace``
+    keeps it: pass ``as_of=None`` there along with a new ``end_date`` to derive it afresh.
+    """
 
     teams: int = 1
     members_per_team: int = 50
@@ -132,6 +150,7 @@ class DatasetSpec:
     seed: int = 42
     end_date: date = field(default_factory=lambda: datetime.now(UTC).date())
     team_slug_prefix: str = "demo"
+    as_of: datetime | None = None  # None: resolved as described above, when the spec is made
 
     def __post_init__(self) -> None:
         self._require_int("teams", minimum=1)
@@ -142,6 +161,7 @@ class DatasetSpec:
         self._require_int("seed", minimum=0)
         if not isinstance(self.end_date, date) or isinstance(self.end_date, datetime):
             raise ValueError(f"end_date must be a datetime.date, not {self.end_date!r}")
+        self._resolve_as_of()
         prefix = self.team_slug_prefix
         if not isinstance(prefix, str) or not SLUG_PATTERN.match(prefix):
             raise ValueError(
@@ -150,6 +170,18 @@ class DatasetSpec:
             )
         if len(self.team_slugs[-1]) > SLUG_MAX_LENGTH:
             raise ValueError(f"team_slug_prefix is too long for {SLUG_MAX_LENGTH}-character slugs")
+
+    def _resolve_as_of(self) -> None:
+        as_of = self.as_of
+        if as_of is None:
+            as_of = min(self.history_end, datetime.now(UTC))
+        elif not isinstance(as_of, datetime) or as_of.utcoffset() is None:
+            raise ValueError(f"as_of must be a timezone-aware datetime, not {as_of!r}")
+        as_of = as_of.astimezone(UTC)
+        history_start = datetime.combine(self.start_date, datetime.min.time(), tzinfo=UTC)
+        if as_of < history_start:
+            raise ValueError(f"as_of {as_of.isoformat()} precedes the history, which starts on {self.start_date}")
+        object.__setattr__(self, "as_of", as_of)  # frozen: set once, here
 
     def _require_int(self, name: str, *, minimum: int) -> None:
         value = getattr(self, name)
@@ -165,6 +197,11 @@ class DatasetSpec:
     @property
     def start_date(self) -> date:
         return self.end_date - timedelta(days=self.days - 1)
+
+    @property
+    def history_end(self) -> datetime:
+        """The end of the end date's day: the midnight after it (exclusive)."""
+        return datetime.combine(self.end_date + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -228,15 +265,17 @@ Table = dict[str, object]
 
 @dataclass(frozen=True)
 class Timeline:
-    """The history: ``days`` whole UTC days ending with the spec's end date."""
+    """The history: ``days`` whole UTC days ending with the spec's end date, seen at ``as_of``."""
 
     start: int  # epoch seconds of the first midnight
     days: int
+    as_of: int  # epoch seconds of the spec's as_of, rounded down: moments up to it are known
 
     @classmethod
     def of(cls, spec: DatasetSpec) -> Timeline:
         midnight = datetime.combine(spec.start_date, datetime.min.time(), tzinfo=UTC)
-        return cls(start=int(midnight.timestamp()), days=spec.days)
+        as_of = (spec.as_of - EPOCH) // timedelta(seconds=1)
+        return cls(start=int(midnight.timestamp()), days=spec.days, as_of=as_of)
 
     @property
     def end(self) -> int:
@@ -259,6 +298,9 @@ def build_tables(spec: DatasetSpec, *, progress: bool = False) -> dict[type[Mode
 
     The draws happen in a fixed order (that order is part of the determinism); PR tables are
     built last because reviews cap their review counts and commits sum up their line counts.
+    No random draw depends on ``as_of``: the whole history is drawn, then seen as of that
+    moment (``see_as_of``, ``_seen_as_of``), so an earlier ``as_of`` shows the same history
+    with less of it happened.
     """
     rng = np.random.default_rng(spec.seed)
     timeline = Timeline.of(spec)
@@ -277,7 +319,9 @@ def build_tables(spec: DatasetSpec, *, progress: bool = False) -> dict[type[Mode
         steps.update()
         ai_usage = _ai_usage(rng, timeline, members)
         steps.update()
-    return {
+    prs.see_as_of(timeline.as_of, reviews, commits)
+    surveys.see_as_of(timeline.as_of, survey_reviews)
+    return _seen_as_of(timeline.as_of, {
         Team: _teams(spec, timeline),
         TeamMember: members.table(),
         PullRequest: prs.table(),
@@ -286,7 +330,7 @@ def build_tables(spec: DatasetSpec, *, progress: bool = False) -> dict[type[Mode
         PRSurvey: surveys.table(prs),
         PRSurveyReview: survey_reviews,
         AIUsageDaily: ai_usage,
-    }
+    })
 
 
 def _teams(spec: DatasetSpec, timeline: Timeline) -> Table:
@@ -459,6 +503,17 @@ class _PullRequests:
 
     def __len__(self) -> int:
         return len(self.team)
+
+    def see_as_of(self, now: int, reviews: _Reviews, commits: Table) -> None:
+        """Each PR as known at ``now`` (after every draw): a merge or close still to come
+        leaves it open; only reviews submitted and commits made by then count."""
+        self.state = np.where(self.lifetime_end <= now, self.state, OPEN)
+        self.review_count = np.bincount(reviews.pull_request[reviews.submitted <= now], minlength=len(self))
+        pull_request = commits["pull_request_id"].rows
+        counted = (pull_request >= 0) & (commits["committed_at"].astype(np.int64) <= now)
+        for name in ("additions", "deletions"):
+            lines = np.bincount(pull_request[counted], commits[name][counted], minlength=len(self))
+            setattr(self, name, lines.astype(np.int64))
 
     def table(self) -> Table:
         is_merged = self.state == MERGED
@@ -673,6 +728,7 @@ def _commits(rng: np.random.Generator, spec: DatasetSpec, timeline: Timeline,
     in_pr = np.repeat(np.arange(len(prs)), per_pr)
     span = prs.lifetime_end[in_pr] - prs.created[in_pr]
     in_pr_time = prs.created[in_pr] + (rng.random(len(in_pr)) * (span + 1)).astype(np.int64)
+    in_pr_time = _opened_from_a_commit(timeline.as_of, prs, per_pr, in_pr_time)
 
     near = rng.integers(0, len(prs), round(DIRECT_COMMIT_SHARE * len(in_pr)))
     pushed = prs.created[near] + (rng.random(len(near)) * DAY).astype(np.int64)
@@ -697,6 +753,16 @@ def _commits(rng: np.random.Generator, spec: DatasetSpec, timeline: Timeline,
         "additions": additions[order],
         "deletions": deletions[order],
     }
+
+
+def _opened_from_a_commit(now: int, prs: _PullRequests, per_pr: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """A PR is opened from a commit: where every commit of a PR open by ``now`` would come
+    after it, its first commit is made when the PR was opened instead (never in a past history)."""
+    first = np.cumsum(per_pr) - per_pr  # each PR's first commit (every PR has at least one)
+    pending = (prs.created <= now) & (np.minimum.reduceat(times, first) > now)
+    times = times.copy()
+    times[first[pending]] = prs.created[pending]
+    return times
 
 
 def _shas(rng: np.random.Generator, seed: int, count: int) -> np.ndarray:
@@ -738,6 +804,14 @@ class _Surveys:
             answered=rng.random(count) < SURVEY_ANSWERED_SHARE,
             author_ai=np.where(rng.random(count) < SURVEY_HONEST_SHARE, is_ai, ~is_ai),
             responded=_before_end(rng, timeline, merged, merged + delay),
+        )
+
+    def see_as_of(self, now: int, survey_reviews: Table) -> None:
+        """An author's answer still to come is no answer yet, nor can a guess be judged."""
+        self.answered = self.answered & (self.responded <= now)
+        guess_correct = survey_reviews["guess_correct"]
+        survey_reviews["guess_correct"] = np.ma.array(
+            guess_correct.data, mask=~self.answered[survey_reviews["survey_id"].rows]
         )
 
     def table(self, prs: _PullRequests) -> Table:
@@ -801,6 +875,59 @@ def _ai_usage(rng: np.random.Generator, timeline: Timeline, members: _Members) -
         "chat_interactions": rng.poisson(6 * intensity) * busy,
         "acceptance_rate": np.ma.array(_percent_hundredths(accepted, shown), mask=shown == 0),
     }
+
+
+# --- as of ------------------------------------------------------------------------------------
+
+MOMENT_COLUMNS: dict[type[Model], str] = {  # when each row came to be
+    Team: "created_at",
+    TeamMember: "created_at",
+    PullRequest: "pr_created_at",
+    PRReview: "submitted_at",
+    Commit: "committed_at",
+    PRSurvey: "created_at",  # asked when its PR merged
+    PRSurveyReview: "responded_at",
+    AIUsageDaily: "date",  # known once the day is over
+}
+
+
+def _seen_as_of(now: int, tables: dict[type[Model], Table]) -> dict[type[Model], Table]:
+    """The tables without the rows that come to be after ``now``, references renumbered.
+
+    A row never comes to be before its parent (a review before its PR, say), so no kept row
+    loses its parent; an end date in the past with the default as_of drops nothing.
+    """
+    keep = {model: _known_at(now, model, table) for model, table in tables.items()}
+    if all(kept.all() for kept in keep.values()):
+        return tables
+    position = {model: np.cumsum(kept) - 1 for model, kept in keep.items()}
+    seen = {}
+    for model, table in tables.items():
+        kept = keep[model]
+        columns: Table = {}
+        for name, values in table.items():
+            if isinstance(values, Ref):
+                rows = values.rows[kept]
+                parent = np.maximum(rows, 0)
+                if not ((rows < 0) | keep[values.model][parent]).all():
+                    raise AssertionError(f"{model.__name__}.{name}: a kept row's parent came later")
+                values = Ref(values.model, np.where(rows >= 0, position[values.model][parent], -1))
+            elif isinstance(values, Text):
+                values = Text(values.vocabulary, values.codes[kept])
+            elif isinstance(values, list):
+                values = [value for value, taken in zip(values, kept.tolist(), strict=True) if taken]
+            else:
+                values = values[kept]
+            columns[name] = values
+        seen[model] = columns
+    return seen
+
+
+def _known_at(now: int, model: type[Model], table: Table) -> np.ndarray:
+    moments = np.asarray(table[MOMENT_COLUMNS[model]])
+    if model is AIUsageDaily:
+        return (moments.astype("datetime64[s]").astype(np.int64) + DAY) <= now
+    return moments.astype("datetime64[s]").astype(np.int64) <= now
 
 
 # --- value helpers --------------------------------------------------------------------------

@@ -132,3 +132,39 @@ def test_anonymous_user_is_redirected_to_login(client, settings, url):
 def test_staff_user_without_permissions_sees_no_metrics(client):
     client.force_login(UserFactory(is_staff=True))
     assert client.get("/admin/metrics/pullrequest/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_admin_index_names_our_models_readably(admin_client_logged_in):
+    response = admin_client_logged_in.get(reverse("admin:index"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    for label in ["GitHub integrations", "Weekly metrics", "AI usage (daily)", "PR reviews", "PR surveys",
+                  "PR survey reviews", "Pull requests", "Commits", "Team members", "Teams", "Memberships"]:
+        assert f">{label}</a>" in page, f"the admin index does not list {label!r}"
+    for bad in ["Git hub", "metricss", "dailys", "Ai usage", "Pr review", "Pr survey"]:
+        assert bad not in page, f"the admin index reads {bad!r}"
+
+
+def test_every_model_of_our_apps_has_a_readable_name():
+    """Django's default splits CamelCase into words: 'git hub integration', 'pr review'."""
+    from django.apps import apps
+
+    names = {
+        model._meta.label: (str(model._meta.verbose_name), str(model._meta.verbose_name_plural))
+        for model in apps.get_models()
+        if model._meta.app_label in OUR_APPS
+    }
+    assert names == {
+        "teams.Team": ("team", "teams"),
+        "teams.Membership": ("membership", "memberships"),
+        "metrics.TeamMember": ("team member", "team members"),
+        "metrics.PullRequest": ("pull request", "pull requests"),
+        "metrics.PRReview": ("PR review", "PR reviews"),
+        "metrics.Commit": ("commit", "commits"),
+        "metrics.PRSurvey": ("PR survey", "PR surveys"),
+        "metrics.PRSurveyReview": ("PR survey review", "PR survey reviews"),
+        "metrics.AIUsageDaily": ("AI usage (daily)", "AI usage (daily)"),
+        "metrics.WeeklyMetrics": ("weekly metrics", "weekly metrics"),
+        "integrations.GitHubIntegration": ("GitHub integration", "GitHub integrations"),
+    }

@@ -4,6 +4,7 @@ import io
 import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -104,6 +105,145 @@ def test_timestamps_never_depend_on_the_clock():
     generate(spec, progress=False)
     latest = of_spec(PullRequest, spec).order_by("-pr_created_at").first().pr_created_at
     assert latest < datetime(2020, 2, 1, tzinfo=UTC)
+
+
+# --- as of: nothing generated lies after the moment it is generated ----------------------------------
+
+TODAY_SPEC = dict(teams=1, members_per_team=50, prs_per_member=20, days=90, team_slug_prefix="asof")  # make demo's
+
+
+def _today_at(hours: float) -> datetime:
+    return datetime.combine(datetime.now(UTC).date(), datetime.min.time(), tzinfo=UTC) + timedelta(hours=hours)
+
+
+def _latest_moments(spec: DatasetSpec) -> dict[str, datetime | date | None]:
+    def latest(model, column):
+        return of_spec(model, spec).order_by(F(column).desc(nulls_last=True)).values_list(column, flat=True).first()
+
+    return {
+        f"{model.__name__}.{column}": latest(model, column)
+        for model, column in [
+            (PullRequest, "pr_created_at"), (PullRequest, "merged_at"), (PullRequest, "first_review_at"),
+            (PRReview, "submitted_at"), (Commit, "committed_at"), (PRSurvey, "created_at"),
+            (PRSurvey, "author_responded_at"), (PRSurveyReview, "responded_at"), (AIUsageDaily, "date"),
+        ]
+    }
+
+
+def test_a_history_ending_today_has_nothing_after_the_clock():
+    """make demo's spec (end date: today, as_of: the default): no row lies after the clock."""
+    spec = DatasetSpec(**TODAY_SPEC)
+    generate(spec, progress=False)
+    clock = datetime.now(UTC)
+    for column, moment in _latest_moments(spec).items():
+        if column == "AIUsageDaily.date":
+            assert moment is None or moment < clock.date(), f"{column}: usage of a day not over yet ({moment})"
+        else:
+            assert moment is None or moment <= clock, f"{column} {moment} lies after {clock}"
+    assert spec.as_of <= clock
+
+
+def test_as_of_mid_day_withholds_everything_that_comes_later():
+    as_of = _today_at(12.582_436)  # 12:34:56.77 today
+    spec = DatasetSpec(**TODAY_SPEC, end_date=as_of.date(), as_of=as_of)
+    generate(spec, progress=False)
+    for column, moment in _latest_moments(spec).items():
+        if column == "AIUsageDaily.date":
+            assert moment is None or moment < as_of.date(), f"{column}: usage of a day not over yet ({moment})"
+        else:
+            assert moment is None or moment <= as_of, f"{column} {moment} lies after as_of {as_of}"
+
+    # Still consistent: only merged PRs have a merge, a cycle time and a survey; reviews,
+    # commits and survey answers seen so far agree with the PR.
+    prs = of_spec(PullRequest, spec)
+    merge_known = Q(merged_at__isnull=False) | Q(cycle_time_hours__isnull=False)
+    merge_missing = Q(merged_at__isnull=True) | Q(cycle_time_hours__isnull=True)
+    assert not prs.exclude(state="merged").filter(merge_known).exists()
+    assert not prs.filter(state="merged").filter(merge_missing).exists()
+    assert not of_spec(PRSurvey, spec).exclude(pull_request__state="merged").exists()
+    per_pr = prs.annotate(reviews_seen=Count("reviews"), first=Min("reviews__submitted_at"))
+    assert all(pr.first == pr.first_review_at for pr in per_pr)
+    assert not per_pr.filter(first_review_at__isnull=True, review_time_hours__isnull=False).exists()
+    assert not per_pr.filter(state="merged", reviews_seen=0).exists()
+    with_commits = prs.annotate(n=Count("commits"))
+    assert not with_commits.filter(n=0).exists()  # a PR is opened from a commit
+    for pr in with_commits.order_by("-pr_created_at")[:40]:
+        assert pr.additions == sum(pr.commits.values_list("additions", flat=True))
+    surveys = of_spec(PRSurvey, spec)
+    assert not surveys.filter(author_ai_assisted__isnull=True, author_responded_at__isnull=False).exists()
+    assert not of_spec(PRSurveyReview, spec).filter(survey__author_ai_assisted__isnull=True,
+                                                     guess_correct__isnull=False).exists()
+
+
+def _pr_rows(spec: DatasetSpec) -> list[dict]:
+    tables = datagen.build_tables(spec)
+    table = tables[PullRequest]
+    state = table["state"]
+    return [
+        {
+            "key": (int(number), str(table["github_repo"].vocabulary[repo])),
+            "created": created,
+            "state": datagen.PR_STATES[code],
+            "merged": merged,
+        }
+        for number, repo, created, code, merged in zip(
+            table["github_pr_id"].tolist(), table["github_repo"].codes.tolist(),
+            table["pr_created_at"].tolist(), state.codes.tolist(), table["merged_at"].tolist(), strict=True,
+        )
+    ]
+
+
+def test_an_earlier_as_of_sees_the_same_history_with_less_of_it_happened():
+    """The draws never see as_of: at noon, the PRs created by noon are the day's PRs, and those
+    that merge in the afternoon are still open (the shares stay honest, nothing is squeezed in)."""
+    end = datetime.now(UTC).date()
+    as_of = _today_at(12)
+    whole_day = {pr["key"]: pr for pr in _pr_rows(DatasetSpec(**TODAY_SPEC, end_date=end, as_of=_today_at(24)))}
+    at_noon = _pr_rows(DatasetSpec(**TODAY_SPEC, end_date=end, as_of=as_of))
+    noon = as_of.replace(tzinfo=None)
+    assert len(at_noon) == sum(pr["created"] <= noon for pr in whole_day.values()) < len(whole_day)
+    still_open = 0
+    for pr in at_noon:
+        later = whole_day[pr["key"]]
+        if later["state"] == "merged" and later["merged"] > noon:
+            assert pr == {**later, "state": "open", "merged": None}
+            still_open += 1
+        elif later["state"] == "closed":
+            assert pr == later or pr == {**later, "state": "open"}  # closing in the afternoon
+        else:
+            assert pr == later
+    assert still_open > 0
+
+
+def test_the_default_as_of():
+    assert SPEC.as_of == HISTORY_END  # a past end date: the end of its day, so nothing is withheld
+    before = datetime.now(UTC)
+    today = DatasetSpec(**TODAY_SPEC)
+    assert before <= today.as_of <= datetime.now(UTC)
+    tomorrow = DatasetSpec(**TODAY_SPEC, end_date=before.date() + timedelta(days=1))
+    assert tomorrow.as_of <= datetime.now(UTC)
+    new_york = datetime(2025, 3, 31, 16, tzinfo=ZoneInfo("America/New_York"))
+    assert DatasetSpec(**{**SPEC.__dict__, "as_of": new_york}).as_of == datetime(2025, 3, 31, 20, tzinfo=UTC)
+
+
+def _plain(values) -> list:
+    if isinstance(values, Text):
+        return [values.vocabulary[code] if code >= 0 else None for code in values.codes.tolist()]
+    if isinstance(values, datagen.Ref):
+        return [values.model.__name__, *values.rows.tolist()]
+    return values.tolist() if isinstance(values, np.ndarray) else list(values)  # masked: None
+
+
+def _built(spec: DatasetSpec) -> dict[str, dict[str, list]]:
+    tables = datagen.build_tables(spec)
+    return {model.__name__: {name: _plain(values) for name, values in table.items()} for model, table in tables.items()}
+
+
+def test_a_past_history_is_the_same_with_any_as_of_from_its_end():
+    expected = _built(SPEC)
+    assert _built(DatasetSpec(**{**SPEC.__dict__, "as_of": HISTORY_END})) == expected
+    assert _built(DatasetSpec(**{**SPEC.__dict__, "as_of": datetime(2030, 1, 1, tzinfo=UTC)})) == expected
+    assert _built(DatasetSpec(**{**SPEC.__dict__, "as_of": HISTORY_END - timedelta(hours=1)})) != expected
 
 
 # --- shapes ----------------------------------------------------------------------------------------
@@ -299,6 +439,9 @@ def test_fk_trigger_skip_falls_back_when_not_allowed():
         ({"team_slug_prefix": "Demo Team"}, "team_slug_prefix"),
         ({"team_slug_prefix": ""}, "team_slug_prefix"),
         ({"team_slug_prefix": "x" * 99}, "too long"),
+        ({"as_of": datetime(2025, 3, 31, 12)}, "as_of must be a timezone-aware datetime"),
+        ({"as_of": date(2025, 3, 31)}, "as_of must be a timezone-aware datetime"),
+        ({"as_of": datetime(2025, 3, 3, 23, 59, tzinfo=UTC)}, "precedes the history"),
     ],
 )
 def test_invalid_specs_are_refused(changes, message):

@@ -23,6 +23,7 @@ class AIUsageDaily(models.Model):
     )
 
     class Meta:
+        verbose_name = verbose_name_plural = "AI usage (daily)"
         constraints = [
             models.UniqueConstraint(
                 fields=["team", "member", "date", "source"], name="aiusagedaily_unique_member_day_source"
@@ -60,6 +61,7 @@ class WeeklyMetrics(models.Model):
     )
 
     class Meta:
+        verbose_name = verbose_name_plural = "weekly metrics"
         constraints = [
             models.UniqueConstraint(fields=["team", "member", "week_start"], name="weeklymetrics_unique_member_week"),
             models.CheckConstraint(condition=Q(week_start__iso_week_day=1), name="weeklymetrics_week_start_monday"),

@@ -88,6 +88,8 @@ class PRReview(models.Model):
     submitted_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = "PR review"
+        verbose_name_plural = "PR reviews"
         constraints = [
             models.CheckConstraint(
                 condition=Q(state__in=["approved", "changes_requested", "commented"]), name="prreview_state_valid"

@@ -15,6 +15,8 @@ class PRSurvey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "PR survey"
+        verbose_name_plural = "PR surveys"
         constraints = [
             models.CheckConstraint(
                 condition=Q(author_ai_assisted__isnull=True, author_responded_at__isnull=True)
@@ -42,6 +44,8 @@ class PRSurveyReview(models.Model):
     responded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "PR survey review"
+        verbose_name_plural = "PR survey reviews"
         constraints = [
             models.UniqueConstraint(fields=["survey", "reviewer"], name="prsurveyreview_unique_survey_reviewer"),
             models.CheckConstraint(

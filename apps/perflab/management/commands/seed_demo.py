@@ -92,8 +92,9 @@ class Command(BaseCommand):
     def _report(self, result: SeedResult, username: str, password: str) -> None:
         slugs = result.team_slugs
         shown = ", ".join(slugs) if len(slugs) <= 3 else f"{slugs[0]} .. {slugs[-1]}"
+        as_of = result.spec.as_of
         self.stdout.write(f"Seeded {len(slugs)} team(s) ({shown}), {result.spec.start_date}"
-                          f" to {result.spec.end_date}:")
+                          f" to {result.spec.end_date} as of {as_of:%Y-%m-%d %H:%M:%S} UTC:")
         width = max(len(name) for name in result.row_counts)
         for name, count in result.row_counts.items():
             self.stdout.write(f"  {name:<{width}}  {count:>12,}")
