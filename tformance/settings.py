@@ -175,6 +175,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A NUL in a query or form value is a 400 before any view (PostgreSQL text cannot hold one).
+    "tformance.middleware.RejectNulMiddleware",
     # Login required everywhere except views marked login_not_required (the login page).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
