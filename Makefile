@@ -17,7 +17,7 @@ help:
 	@echo "make test    - install and run the whole test suite"
 	@echo "make stop    - stop the embedded PostgreSQL and Redis"
 	@echo "make lint    - ruff"
-	@echo "make lab     - JupyterLab with a Django shell-plus kernel, in notebooks/"
+	@echo "make lab     - JupyterLab on the tformance kernel (Django shell-plus), in notebooks/"
 	@echo "make notebooks - re-execute every notebook in place (outputs are committed)"
 	@echo "make report  - perf_bench --quick, execute every notebook, write reports/index.html"
 	@echo "make bench   - perf_bench at the default size (50 teams x 200 members, 1M PRs)"
@@ -69,10 +69,12 @@ LAB_ARGS = --notebook-dir notebooks --ip 127.0.0.1 --no-browser \
 	$(if $(filter 0,$(shell id -u)),--allow-root)
 
 lab: install
+	$(BIN)/python manage.py migrate --no-input  # a fresh notebook queries the development database
 	$(BIN)/jupyter lab $(LAB_ARGS)
 
 notebooks: install
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/[0-9]*.ipynb
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --KernelManager.transport_encryption=auto \
+		notebooks/[0-9]*.ipynb
 
 report: install
 	$(BIN)/python manage.py perf_bench --quick --gate statements
