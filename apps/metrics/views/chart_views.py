@@ -190,8 +190,9 @@ def pr_size_figures(team, date_range: DateRange) -> dict:
 # The charts by the name their URLs carry: each has a JSON view (drawn by dashboard.js) and a table
 # view (the same figures, shown in the dashboard's <noscript> when JavaScript is off).
 CHARTS = {"cycle-time": cycle_time_figures, "ai-share": ai_share_figures, "pr-sizes": pr_size_figures}
-# The extra column each table shows, by the key the figures carry it under.
-TABLE_EXTRAS = {"prs_merged": "PRs merged", "answered": "Answered surveys", "descriptions": "Lines changed"}
+# The extra column each table shows, by the key the figures carry it under; short units for narrow cards.
+TABLE_EXTRAS = {"prs_merged": "PRs", "answered": "Answered", "descriptions": "Lines"}
+TABLE_UNITS = {"hours": "h", "%": "%"}
 
 
 @team_and_range(on_error=json_error)
@@ -202,8 +203,9 @@ def chart_json(request, team, date_range: DateRange, *, chart: str):
 def _table(figures: dict) -> dict:
     """Header and rows of a chart's figures, in the chart's order."""
     extras = [(key, heading) for key, heading in TABLE_EXTRAS.items() if key in figures]
+    unit = TABLE_UNITS.get(figures["unit"])
     header = ["Week of" if figures["unit"] != "PRs" else "Size"]
-    header += [f"{serie['name']} ({figures['unit']})" for serie in figures["series"]]
+    header += [f"{serie['name']} ({unit})" if unit else serie["name"] for serie in figures["series"]]
     header += [heading for _, heading in extras]
     rows = []
     for index, label in enumerate(figures["labels"]):
