@@ -372,7 +372,7 @@ def test_against_a_previous_period_without_data_every_card_says_so(alice_client)
     assert "tone-good" not in html.content.decode() and "tone-bad" not in html.content.decode()
 
 
-@pytest.mark.parametrize(("json_name", "table_name"), zip(CHART_URL_NAMES, TABLE_URL_NAMES, strict=True))
+@pytest.mark.parametrize(("json_name", "table_name"), list(zip(CHART_URL_NAMES, TABLE_URL_NAMES, strict=True)))
 def test_each_chart_table_shows_the_figures_of_its_json(alice_client, json_name, table_name):
     data = alice_client.get(_url(json_name, "platform", RANGE)).json()
     response = alice_client.get(_url(table_name, "platform", RANGE))
