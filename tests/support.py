@@ -1,7 +1,9 @@
 """Helpers shared by several test modules."""
 
+from urllib.parse import quote
+
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from apps.integrations.factories import GitHubIntegrationFactory
 from apps.metrics.factories import (
@@ -56,3 +58,16 @@ def member_and_two_teams():
     MembershipFactory(user=alice, team=platform)
     MembershipFactory(team=secret)
     return alice, platform, secret
+
+
+def subprocess_database_url() -> str:
+    """This run's test database as a ``DATABASE_URL`` for another process (a kernel, a worker, a server).
+
+    A socket folder (the embedded server) travels as ``?host=``: django-environ keeps it as
+    ``OPTIONS["host"]``, which psycopg reads as the folder.
+    """
+    db = connection.settings_dict
+    credentials = f"{quote(db['USER'], safe='')}:{quote(db['PASSWORD'] or '', safe='')}"
+    if db["HOST"].startswith("/"):
+        return f"postgresql://{credentials}@/{db['NAME']}?host={quote(db['HOST'], safe='/')}"
+    return f"postgresql://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from apps.integrations.factories import GitHubIntegrationFactory
 from apps.integrations.github import GitHubUnavailable, RateLimited
@@ -19,6 +18,7 @@ from apps.metrics.models import AIUsageDaily
 from apps.metrics.tasks import aggregate_all_teams_last_week
 from apps.perflab.github_stub import GitHubStub
 from apps.teams.factories import TeamFactory
+from tests.support import subprocess_database_url
 from tformance.celery import app
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,14 +70,8 @@ def test_weekly_fan_out_targets_last_complete_week(django_capture_on_commit_call
 
 
 def _worker_env(queue: str, github_url: str) -> dict:
-    db = connection.settings_dict
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL"}}
-    host = db["HOST"]
-    if host.startswith("/"):
-        env["PGHOST"] = host  # a socket folder: libpq reads it from the environment
-        env["DATABASE_URL"] = f"postgresql://{db['USER']}@/{db['NAME']}"
-    else:
-        env["DATABASE_URL"] = f"postgresql://{db['USER']}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+    env["DATABASE_URL"] = subprocess_database_url()
     env.update(
         REDIS_URL=settings.REDIS_URL,
         CELERY_TASK_DEFAULT_QUEUE=queue,

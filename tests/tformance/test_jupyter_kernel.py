@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import nbformat
 import pytest
@@ -21,19 +20,11 @@ from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 from apps.metrics.factories import PullRequestFactory
+from tests.support import subprocess_database_url
 from tformance import jupyter_kernel
 
 # What a notebook server or nbconvert started from a plain shell would not have: the kernelspec must set it.
 NOT_INHERITED = {"DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE", "PYTHONPATH", "XDG_RUNTIME_DIR", "DATABASE_URL"}
-
-
-def _test_database_url() -> str:
-    """This run's test database as a URL; a socket folder travels as ``?host=`` (psycopg's OPTIONS)."""
-    db = connection.settings_dict
-    credentials = f"{quote(db['USER'], safe='')}:{quote(db['PASSWORD'] or '', safe='')}"
-    if db["HOST"].startswith("/"):
-        return f"postgresql://{credentials}@/{db['NAME']}?host={quote(db['HOST'], safe='/')}"
-    return f"postgresql://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def _wait_until_disconnected(database: str, timeout: float = 10.0) -> None:
@@ -83,7 +74,7 @@ def test_a_fresh_session_counts_the_pull_requests_of_its_database(kernel_specs, 
     PullRequestFactory.create_batch(7)
     database = connection.settings_dict["NAME"]
     env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
-    env["DATABASE_URL"] = _test_database_url()
+    env["DATABASE_URL"] = subprocess_database_url()
     elsewhere = tmp_path / "elsewhere"  # not the project: the kernel must not depend on its working directory
     elsewhere.mkdir()
     notebook = nbformat.v4.new_notebook(

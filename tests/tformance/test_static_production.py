@@ -22,6 +22,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from apps.teams.factories import MembershipFactory, TeamFactory, UserFactory
+from tests.support import subprocess_database_url
 
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "correct-horse-battery"
@@ -39,25 +40,13 @@ sys.stdin.read()  # serve until the test closes our stdin
 """
 
 
-def _database_url() -> str:
-    """This run's test database as a URL django-environ reads back to the same HOST (socket folder or host)."""
-    db = settings.DATABASES["default"]
-    user = quote(db["USER"], safe="")
-    password = quote(db["PASSWORD"] or "", safe="")
-    if db["HOST"].startswith("/"):
-        # django-environ keeps ?host= as OPTIONS["host"], which psycopg reads as the socket folder.
-        return f"postgresql://{user}:{password}@/{db['NAME']}?host={quote(db['HOST'], safe='/')}"
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgresql://{user}:{password}@{db['HOST']}{port}/{db['NAME']}"
-
-
 def _production_env(static_root: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_", "CELERY_"))}
     env.update(
         DJANGO_SETTINGS_MODULE="tformance.settings",
         DJANGO_DEBUG="false",
         SECRET_KEY=secrets.token_urlsafe(64),
-        DATABASE_URL=_database_url(),
+        DATABASE_URL=subprocess_database_url(),
         REDIS_URL=settings.REDIS_URL,
         # This run's cache prefix: the autouse fixture clears it, the dev server never sees it.
         CACHE_KEY_PREFIX=settings.CACHES["default"]["KEY_PREFIX"],
