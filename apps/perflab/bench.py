@@ -1,4 +1,4 @@
-"""The performance budget, measured in one place: every budgeted path of DESIGN.md.
+"""The performance budget, measured in one place: every budgeted path of docs/architecture.md.
 
 ``run_bench(quick=...)`` generates data in an isolated database, then measures each path:
 statements (exact), latency (median and p95; baseline and fix alternated pair by pair), the

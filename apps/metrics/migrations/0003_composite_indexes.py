@@ -23,7 +23,7 @@ The audit proposed five indexes; the evidence is in notebooks/06_indexes.ipynb (
   team_id index already finds them, and the candidate went unused.
 
 The single-column team_id and author_id indexes Django made for the foreign keys are now prefixes of these; they
-could be dropped (db_index=False on the fields), which is left for a later change.
+could be dropped (db_index=False on the fields): migration 0004 drops them.
 """
 
 from django.contrib.postgres.operations import AddIndexConcurrently
