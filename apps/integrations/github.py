@@ -89,6 +89,22 @@ class RateLimited(GitHubError):
         self.wait_seconds = wait_seconds
 
 
+class InvalidToken(GitHubError):
+    """401: the token is wrong, expired or revoked. Not worth retrying until someone enters a new one."""
+
+
+class OrganizationNotFound(NotFound):
+    """404 for the organisation: it does not exist, or this token cannot see it."""
+
+
+class MissingPermission(GitHubError):
+    """403 on a check: the token may not read ``permissions`` (say "members", "pull requests", "Copilot metrics")."""
+
+    def __init__(self, permissions: list[str], *, status: int | None = 403, url: str = ""):
+        super().__init__("the token may not read " + ", ".join(permissions), status=status, url=url)
+        self.permissions = list(permissions)
+
+
 class GitHubUnavailable(GitHubError):
     """5xx, a timeout or a connection error: worth retrying later."""
 
