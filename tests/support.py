@@ -5,7 +5,7 @@ from urllib.parse import quote
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from apps.integrations.factories import GitHubIntegrationFactory
+from apps.integrations.factories import GitHubIntegrationFactory, SyncStatusFactory, TrackedRepositoryFactory
 from apps.metrics.factories import (
     AIUsageDailyFactory,
     CommitFactory,
@@ -24,6 +24,8 @@ ALL_FACTORIES = [
     TeamFactory,
     MembershipFactory,
     GitHubIntegrationFactory,
+    TrackedRepositoryFactory,
+    SyncStatusFactory,
     TeamMemberFactory,
     PullRequestFactory,
     PRReviewFactory,

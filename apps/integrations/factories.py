@@ -1,6 +1,6 @@
 import factory
 
-from apps.integrations.models import GitHubIntegration
+from apps.integrations.models import GitHubIntegration, SyncStatus, TrackedRepository
 from apps.teams.factories import TeamFactory
 
 
@@ -12,3 +12,25 @@ class GitHubIntegrationFactory(factory.django.DjangoModelFactory):
     organization_slug = factory.Sequence(lambda n: f"org-{n}")
     access_token = factory.Sequence(lambda n: f"ghp_test_token_{n:08d}")
     copilot_synced_through = None
+
+
+class TrackedRepositoryFactory(factory.django.DjangoModelFactory):
+    """A tracked repository that has never been synced."""
+
+    class Meta:
+        model = TrackedRepository
+
+    team = factory.SubFactory(TeamFactory)
+    name_with_owner = factory.Sequence(lambda n: f"acme/repo-{n}")
+    github_id = factory.Sequence(lambda n: 70_000_000 + n)
+    is_tracked = True
+
+
+class SyncStatusFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SyncStatus
+
+    team = factory.SubFactory(TeamFactory)
+    kind = SyncStatus.Kind.MEMBERS
+    state = SyncStatus.State.DONE
+    counts = factory.LazyFunction(lambda: {"created": 0, "updated": 0})

@@ -1,6 +1,14 @@
+import secrets
+
 from django.db import models
+from django.db.models import Q
 
 from apps.integrations.fields import EncryptedTextField
+
+
+def new_webhook_secret() -> str:
+    """A random secret for GitHub's webhook signatures (X-Hub-Signature-256): 64 hex characters."""
+    return secrets.token_hex(32)
 
 
 class GitHubIntegration(models.Model):
@@ -10,6 +18,9 @@ class GitHubIntegration(models.Model):
     copilot_synced_through = models.DateField(
         null=True, blank=True, help_text="Last day whose Copilot metrics have been stored."
     )
+    # Encrypted like the token. save() fills an empty one (and migration 0003 filled the rows before it); writes
+    # that bypass save() (QuerySet.update, bulk_create) leave it as given.
+    webhook_secret = EncryptedTextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -19,3 +30,124 @@ class GitHubIntegration(models.Model):
 
     def __str__(self) -> str:
         return f"GitHub {self.organization_slug} for {self.team}"
+
+    def save(self, *args, **kwargs):
+        if not self.webhook_secret:
+            self.webhook_secret = new_webhook_secret()
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "webhook_secret"}
+        super().save(*args, **kwargs)
+
+
+class TrackedRepository(models.Model):
+    """A repository of the team's organisation, and where its PR sync stands.
+
+    ``store_repositories`` keeps the list (one row per ``owner/name``, the same string as
+    ``PullRequest.github_repo``), ``set_tracked`` chooses which are synced. The PR sync's
+    bookkeeping (``apps.integrations.pr_sync``, which documents it in full):
+
+    - ``pr_watermark``: the newest ``updatedAt`` below which every PR is stored. A run stops at the
+      first PR not newer than it. It advances only when a run has come all the way down to it.
+    - ``resume_cursor``: set while a run is unfinished (it failed after committing some pages):
+      the ``endCursor`` of the last committed page, where the next run continues.
+    - ``pending_watermark``: the newest ``updatedAt`` of that unfinished run; it becomes
+      ``pr_watermark`` when the run is completed.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Not synced yet"
+        OK = "ok", "OK"
+        NOT_FOUND = "not_found", "Not found"  # no longer in the organisation, or GitHub answered 404
+        FORBIDDEN = "forbidden", "Not readable"  # the token may not read its pull requests
+        FAILED = "failed", "Failed"  # the last run stopped on an error (status_detail says which)
+
+    # no team_id index of its own: the unique (team, name_with_owner) index leads with it
+    team = models.ForeignKey(
+        "teams.Team", on_delete=models.CASCADE, related_name="tracked_repositories", db_index=False
+    )
+    name_with_owner = models.CharField(max_length=200, help_text="owner/name, as PullRequest.github_repo stores it")
+    github_id = models.BigIntegerField(help_text="GitHub's databaseId of the repository.")
+    is_archived = models.BooleanField(default=False)
+    is_private = models.BooleanField(default=False)
+    is_tracked = models.BooleanField(default=False, help_text="Its pull requests are synced.")
+    pr_watermark = models.DateTimeField(
+        null=True, blank=True, help_text="Newest updatedAt below which every PR is stored (null: never completed)."
+    )
+    resume_cursor = models.TextField(
+        blank=True, default="", help_text="Where an unfinished sync continues (GraphQL endCursor); empty: from the top."
+    )
+    pending_watermark = models.DateTimeField(
+        null=True, blank=True, help_text="Newest updatedAt of the unfinished sync: the watermark once it completes."
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    status_detail = models.TextField(blank=True, default="")
+    last_synced_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a sync last committed its PRs (an unchanged re-sync writes nothing)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "tracked repository"
+        verbose_name_plural = "tracked repositories"
+        ordering = ["name_with_owner"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name_with_owner"], name="trackedrepository_unique_team_name"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "ok", "not_found", "forbidden", "failed"]),
+                name="trackedrepository_status_valid",
+            ),
+            # a cursor belongs to an unfinished run, and an unfinished run has its pending watermark
+            models.CheckConstraint(
+                condition=Q(resume_cursor="") | Q(pending_watermark__isnull=False),
+                name="trackedrepository_resume_has_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name_with_owner} ({'tracked' if self.is_tracked else 'not tracked'})"
+
+
+class SyncStatus(models.Model):
+    """How the team's last sync of one kind went, for the settings page: one row per (team, kind), updated in place."""
+
+    class Kind(models.TextChoices):
+        MEMBERS = "members", "Members"
+        REPOSITORIES = "repositories", "Repositories"
+        PULL_REQUESTS = "pull_requests", "Pull requests"
+        COPILOT = "copilot", "Copilot usage"
+
+    class State(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        RATE_LIMITED = "rate_limited", "Waiting for GitHub's rate limit"
+
+    # no team_id index of its own: the unique (team, kind) index leads with it
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="sync_statuses", db_index=False)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    state = models.CharField(max_length=20, choices=State.choices)
+    detail = models.TextField(blank=True, default="")
+    counts = models.JSONField(default=dict, blank=True, help_text="What the run stored, e.g. {\"created\": 3}.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True, help_text="When a rate-limited or failed run is retried.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "sync status"
+        verbose_name_plural = "sync statuses"
+        constraints = [
+            models.UniqueConstraint(fields=["team", "kind"], name="syncstatus_unique_team_kind"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["members", "repositories", "pull_requests", "copilot"]),
+                name="syncstatus_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=["running", "done", "failed", "rate_limited"]), name="syncstatus_state_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} sync of team {self.team_id}: {self.get_state_display()}"

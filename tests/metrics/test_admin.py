@@ -167,4 +167,6 @@ def test_every_model_of_our_apps_has_a_readable_name():
         "metrics.AIUsageDaily": ("AI usage (daily)", "AI usage (daily)"),
         "metrics.WeeklyMetrics": ("weekly metrics", "weekly metrics"),
         "integrations.GitHubIntegration": ("GitHub integration", "GitHub integrations"),
+        "integrations.TrackedRepository": ("tracked repository", "tracked repositories"),
+        "integrations.SyncStatus": ("sync status", "sync statuses"),
     }

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 from django.apps import apps
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from apps.metrics.factories import (
     AIUsageDailyFactory,
@@ -155,7 +155,13 @@ def _pr_negative_review_time():
 @violation("prreview_state_valid")
 def _review_unknown_state():
     pr = PullRequestFactory()
-    return PRReview, lambda: PRReviewFactory(pull_request=pr, state="dismissed")
+    return PRReview, lambda: PRReviewFactory(pull_request=pr, state="pending")  # GitHub never lists pending ones
+
+
+@violation("prreview_unique_team_review_id")
+def _review_same_github_id_same_team():
+    review = PRReviewFactory(github_review_id=901)
+    return PRReview, lambda: PRReviewFactory(pull_request=review.pull_request, github_review_id=901)
 
 
 @violation("commit_unique_team_sha")
@@ -357,6 +363,31 @@ def test_pr_update_that_breaks_merged_at_iff_merged_is_rejected():
     assert constraint_name(excinfo.value) == "pullrequest_merged_at_iff_merged"
     pr.refresh_from_db()
     assert pr.merged_at == merged_at
+
+
+@pytest.mark.django_db
+def test_reviews_without_a_github_id_are_not_unique_and_a_github_id_is_per_team():
+    pr = PullRequestFactory()
+    PRReviewFactory.create_batch(3, pull_request=pr, github_review_id=None)
+    PRReviewFactory(pull_request=pr, github_review_id=901, state="dismissed")
+    PRReviewFactory(github_review_id=901)  # another team
+    assert PRReview.objects.filter(pull_request=pr).count() == 4
+    assert PRReview.objects.filter(github_review_id=901).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_member_is_not_a_bot_unless_flagged_and_the_database_says_so_too():
+    member = TeamMemberFactory()
+    assert member.is_bot is False
+    # datagen COPYs members without the column: the database default must fill it
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO metrics_teammember (team_id, display_name, email, github_username, github_id, is_active,"
+            " role, created_at) VALUES (%s, 'Copied', '', 'copied', '', true, 'developer', now()) RETURNING id",
+            [member.team_id],
+        )
+        copied = TeamMember.objects.get(pk=cursor.fetchone()[0])
+    assert copied.is_bot is False
 
 
 @pytest.mark.django_db

@@ -24,11 +24,18 @@ class PullRequest(models.Model):
     state = models.CharField(max_length=10, choices=State.choices)
     pr_created_at = models.DateTimeField()
     merged_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True, help_text="GitHub's closedAt (merged PRs are closed too).")
+    github_updated_at = models.DateTimeField(
+        null=True, blank=True, help_text="GitHub's updatedAt when the sync stored this PR (null: not from the sync)."
+    )
     first_review_at = models.DateTimeField(null=True, blank=True)
     cycle_time_hours = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     review_time_hours = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     additions = models.PositiveIntegerField(default=0)
     deletions = models.PositiveIntegerField(default=0)
+    # Derived by the PR sync (apps.integrations.pr_sync.derive_flags): a revert's title starts with "Revert"
+    # (GitHub's revert button writes 'Revert "<title>"'); a hotfix's head branch starts with hotfix/ or hotfix-,
+    # or its title has the word hotfix (or hot-fix).
     is_revert = models.BooleanField(default=False)
     is_hotfix = models.BooleanField(default=False)
     is_ai_assisted = models.BooleanField(default=False)
@@ -78,6 +85,7 @@ class PRReview(models.Model):
         APPROVED = "approved", "Approved"
         CHANGES_REQUESTED = "changes_requested", "Changes requested"
         COMMENTED = "commented", "Commented"
+        DISMISSED = "dismissed", "Dismissed"  # an approval or change request dismissed later (GitHub DISMISSED)
 
     team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="pr_reviews")
     pull_request = models.ForeignKey(PullRequest, on_delete=models.CASCADE, related_name="reviews")
@@ -86,14 +94,23 @@ class PRReview(models.Model):
     )
     state = models.CharField(max_length=20, choices=State.choices)
     submitted_at = models.DateTimeField()
+    github_review_id = models.BigIntegerField(
+        null=True, blank=True, help_text="GitHub's databaseId of the review (null: not from the sync)."
+    )
 
     class Meta:
         verbose_name = "PR review"
         verbose_name_plural = "PR reviews"
         constraints = [
             models.CheckConstraint(
-                condition=Q(state__in=["approved", "changes_requested", "commented"]), name="prreview_state_valid"
+                condition=Q(state__in=["approved", "changes_requested", "commented", "dismissed"]),
+                name="prreview_state_valid",
             ),
+            # The PR sync's upsert key. Deliberately not partial: NULLs never conflict in a unique constraint, so
+            # reviews without a GitHub id (demo data, factories) are as free as under "WHERE ... IS NOT NULL",
+            # and ON CONFLICT (team_id, github_review_id) can name it (a partial index it could not infer).
+            # Built concurrently by migration 0007.
+            models.UniqueConstraint(fields=["team", "github_review_id"], name="prreview_unique_team_review_id"),
         ]
 
     def __str__(self) -> str:

@@ -36,6 +36,9 @@ class TeamMember(models.Model):
     github_username = models.CharField(max_length=100, blank=True, default="")
     github_id = models.CharField(max_length=32, blank=True, default="")
     is_active = models.BooleanField(default=True)
+    # A GitHub App or bot account (dependabot[bot], ...): stored, so that its PRs and reviews stay linked, but left
+    # out of the people figures (team breakdown, weekly metrics). db_default: datagen COPYs without this column.
+    is_bot = models.BooleanField(default=False, db_default=False)
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.DEVELOPER)
     created_at = models.DateTimeField(auto_now_add=True)
 
