@@ -16,22 +16,58 @@ answer. Tests and notebooks count its requests and the bytes it served, and can 
 ``fake_user_day(login, day, seed)`` is a deterministic, realistic per-user record (counts by IDE,
 feature, language and model); ``GitHubStub.with_users(logins, days, seed=...)`` serves one per
 user and day.
+
+**The organisation** (issue 12): ``GitHubStub.with_organization(org="acme", token=..., members=250,
+repositories=4, prs_per_repository=100, reviews_per_pr=2, commits_per_pr=3, seed=0)`` (or
+``stub.populate(OrgSpec(...))``) builds deterministic data (``generate_organization``): members (users
+only, as on GitHub), outside contributors who author pull requests but are not members, bots
+(``dependabot[bot]``... as GraphQL ``Bot``, whose GraphQL login has no ``[bot]`` suffix, as on GitHub) and
+deleted authors (GraphQL ``author: null``, REST ``ghost``), repositories, and per repository pull requests
+with their reviews and commits. It answers:
+
+- REST ``GET /user`` (the token's login, ``viewer``; ``X-OAuth-Scopes`` when ``scopes`` is set, as for a
+  classic token) and ``GET /orgs/{org}``;
+- ``POST /graphql``: a dispatcher on the operation name the client sends (``Members``, ``Repositories``,
+  ``SearchRepositories``, ``PullRequests``, ``PullRequestReviews``, ``PullRequestCommits``), its variables
+  checked as GitHub checks them (``first`` within 1..100, cursors it issued), and ``rateLimit`` with a
+  budget that each answer spends. Only fields whose names appear in the query are returned, so a
+  field the client forgets to ask for is missing here as it would be on GitHub. This is not a GraphQL
+  engine: it answers the client's own queries.
+
+Errors, per test: ``token`` (401), an unknown organisation or ``delete_repository`` (404 / GraphQL
+``NOT_FOUND``), ``deny("members", "pull_requests", "copilot")`` (GraphQL ``FORBIDDEN``, or
+``INSUFFICIENT_SCOPES`` for a classic token; REST 403 with ``X-Accepted-GitHub-Permissions``),
+``fail_next(...)`` for any status, headers and body (429 / 403 secondary limits with ``Retry-After``,
+malformed bodies), optionally only for one ``path`` or ``operation``, ``fail_graphql_next(errors)``, and
+``set_rate_limit(remaining=..., reset_at=...)``. Tests change the data between syncs with
+``update_pull_request``, ``add_pull_request``, ``add_review``, ``add_commit``, ``add_member``, and count what was
+asked with ``count_operation`` and ``request_counts``. ``send_webhook`` delivers a signed webhook
+(``pull_request_event``, ``pull_request_review_event``) to any URL.
 """
 
 from __future__ import annotations
 
+import base64
+import bisect
+import dataclasses
 import datetime as dt
 import email.utils
 import hashlib
+import hmac
 import itertools
 import json
 import math
 import random
+import re
 import threading
-from collections.abc import Iterable
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+import httpx
 
 REPORT_PATH = "/orgs/{org}/copilot/metrics/reports/users-1-day"
 ORG_REPORT_PATH = "/orgs/{org}/copilot/metrics/reports/organization-28-day/latest"
@@ -47,6 +83,12 @@ class LoggedRequest:
     conditional: bool  # sent If-None-Match (or If-Modified-Since)
     bytes: int = 0  # body bytes served
     headers: dict[str, str] = field(default_factory=dict, compare=False, repr=False)  # names lower-cased
+    operation: str = ""  # the GraphQL operation name of a POST /graphql
+
+    @property
+    def route(self) -> str:
+        """The path without its query string."""
+        return self.path.split("?", 1)[0]
 
 
 @dataclass
@@ -54,15 +96,33 @@ class _Failure:
     status: int
     headers: dict[str, str]
     body: bytes
+    path: str | None = None  # only a request to this path (no query string)
+    operation: str | None = None  # only this GraphQL operation
+
+    def matches(self, route: str, operation: str) -> bool:
+        return self.path in (None, route) and self.operation in (None, operation)
 
 
 class GitHubStub:
     """``with GitHubStub(org="acme") as github: github.base_url ...``"""
 
-    def __init__(self, org: str = "acme", token: str | None = None, *, rotate_signatures: bool = False):
+    def __init__(
+        self,
+        org: str = "acme",
+        token: str | None = None,
+        *,
+        rotate_signatures: bool = False,
+        viewer: str = "octocat",
+        scopes: Sequence[str] | None = None,
+    ):
         self.org = org
-        self.token = token
+        self.token = token  # None: any token (or none) is accepted
         self.rotate_signatures = rotate_signatures
+        self.viewer = viewer  # the login GET /user answers for the token
+        self.scopes = None if scopes is None else tuple(scopes)  # a classic token's scopes; None: fine-grained
+        self.organization = StubOrganization(org, _user_id(f"org:{org}"))  # empty until populate()
+        self.denied: set[str] = set()  # of PERMISSIONS: what the token may not read
+        self._rate = _RateBudget()
         self._days: dict[dt.date, bytes] = {}
         self._modified: dict[dt.date, int] = {}  # day -> data version (its Last-Modified)
         self._versions = itertools.count(1)
@@ -112,10 +172,53 @@ class GitHubStub:
         with self._lock:
             return sorted(self._days)
 
-    def fail_next(self, status: int, headers: dict[str, str] | None = None, body: bytes = b"{}") -> None:
-        """The next request answers ``status`` (queue several for several requests)."""
+    def fail_next(
+        self,
+        status: int,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"{}",
+        *,
+        path: str | None = None,
+        operation: str | None = None,
+    ) -> None:
+        """The next request answers ``status`` (queue several for several requests).
+
+        With ``path`` (no query string) or ``operation`` (a GraphQL operation name), only the next
+        request to that path or of that operation; other requests pass it by.
+        """
         with self._lock:
-            self._failures.append(_Failure(status, headers or {}, body))
+            self._failures.append(_Failure(status, headers or {}, body, path, operation))
+
+    def fail_graphql_next(self, errors: list[dict] | str, *, operation: str | None = None, data=None) -> None:
+        """The next GraphQL request (of ``operation``) answers 200 with ``errors`` (a message or error objects)."""
+        if isinstance(errors, str):
+            errors = [{"message": errors}]
+        body = json.dumps({"data": data, "errors": errors}).encode()
+        self.fail_next(200, {"Content-Type": "application/json"}, body, path=GRAPHQL_PATH, operation=operation)
+
+    def deny(self, *permissions: str) -> None:
+        """The token may not read these (of ``PERMISSIONS``): GraphQL FORBIDDEN, REST 403."""
+        unknown = set(permissions) - set(PERMISSIONS)
+        if unknown:
+            raise ValueError(f"unknown permission(s) {sorted(unknown)}: choose from {PERMISSIONS}")
+        with self._lock:
+            self.denied.update(permissions)
+
+    def set_rate_limit(
+        self, *, remaining: int, reset_at: dt.datetime | None = None, limit: int | None = None
+    ) -> None:
+        """The GraphQL budget: what is left (each answer spends its cost) and when it resets."""
+        with self._lock:
+            self._rate.remaining = remaining
+            if reset_at is not None:
+                self._rate.reset_at = reset_at
+            if limit is not None:
+                self._rate.limit = limit
+
+    @property
+    def rate_limit_remaining(self) -> int:
+        with self._lock:
+            return self._rate.remaining
 
     # --- counters -----------------------------------------------------------------------
 
@@ -134,6 +237,14 @@ class GitHubStub:
     def downloads(self, status: int | None = None) -> list[LoggedRequest]:
         """The logged report downloads (NDJSON and 28-day files), optionally of one status."""
         return [r for r in self.requests if r.path.startswith("/downloads/") and status in (None, r.status)]
+
+    def count_operation(self, operation: str) -> int:
+        """How many GraphQL requests of ``operation`` were answered."""
+        return sum(1 for r in self.requests if r.operation == operation)
+
+    def request_counts(self) -> Counter:
+        """Requests per GraphQL operation name, or per path (without query) for REST."""
+        return Counter(r.operation or r.route for r in self.requests)
 
     def reset_log(self) -> None:
         with self._lock:
@@ -170,14 +281,30 @@ class GitHubStub:
 
     # --- request handling (called from the server's threads) ------------------------------
 
-    def _answer(self, method: str, raw_path: str, headers) -> tuple[int, dict[str, str], bytes]:
-        with self._lock:
-            if self._failures:
-                failure = self._failures.pop(0)
-                return failure.status, failure.headers, failure.body
-        if self.token and headers.get("Authorization") != f"Bearer {self.token}":
-            return 401, {}, b'{"message": "Bad credentials"}'
+    def _answer(self, method: str, raw_path: str, headers, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+        """Status, headers and body for one request (the handler logs it, with ``_operation_of(body)``)."""
         url = urlparse(raw_path)
+        operation = _operation_of(body) if url.path == GRAPHQL_PATH else ""
+        with self._lock:
+            failure = next((f for f in self._failures if f.matches(url.path, operation)), None)
+            if failure is not None:
+                self._failures.remove(failure)
+                return failure.status, failure.headers, failure.body
+        authorization = headers.get("Authorization")
+        if self.token and authorization != f"Bearer {self.token}":
+            return 401, {}, b'{"message": "Bad credentials"}'
+        if url.path in ("/user", GRAPHQL_PATH) and not authorization:
+            return 401, {}, b'{"message": "Requires authentication"}'
+        if method == "POST":
+            if url.path == GRAPHQL_PATH:
+                return self._graphql(body)
+            return 404, {}, b'{"message": "Not Found"}'
+        if url.path == "/user":
+            return self._user()
+        if url.path.startswith("/orgs/") and url.path.count("/") == 2:
+            return self._organization(url.path.removeprefix("/orgs/"))
+        if url.path.startswith(f"/orgs/{self.org}/copilot/") and "copilot" in self.denied:
+            return self._forbidden_rest("organization_copilot_metrics=read", "manage_billing:copilot, read:org")
         if url.path == REPORT_PATH.format(org=self.org):
             return self._report_links(parse_qs(url.query).get("day", [""])[0], headers)
         if url.path == ORG_REPORT_PATH.format(org=self.org):
@@ -187,6 +314,282 @@ class GitHubStub:
         if url.path.startswith("/downloads/"):
             return self._download(url.path.removeprefix("/downloads/").removesuffix(".ndjson"), headers)
         return 404, {}, b'{"message": "Not Found"}'
+
+    # --- the organisation: data and changes -----------------------------------------------
+
+    @classmethod
+    def with_organization(
+        cls, org: str = "acme", token: str | None = None, *, spec: OrgSpec | None = None, options=None, **sizes
+    ) -> GitHubStub:
+        """A stub (not started) serving ``generate_organization(org, spec)``; ``sizes`` are ``OrgSpec`` fields."""
+        stub = cls(org=org, token=token, **(options or {}))
+        stub.populate(spec, **sizes)
+        return stub
+
+    def populate(self, spec: OrgSpec | None = None, **sizes) -> StubOrganization:
+        """Replace the organisation's data with ``generate_organization`` (``sizes`` override ``spec``)."""
+        spec = dataclasses.replace(spec or OrgSpec(), **sizes)
+        organization = generate_organization(self.org, spec)
+        with self._lock:
+            self.organization = organization
+        return organization
+
+    def repository(self, name: str) -> StubRepository:
+        """A repository by name (``"api"`` or ``"acme/api"``)."""
+        with self._lock:
+            return self.organization.repository(name)
+
+    def pull_request(self, repository: str, number: int) -> StubPullRequest:
+        with self._lock:
+            return self.organization.repository(repository).pull_requests[number]
+
+    def update_pull_request(self, repository: str, number: int, *, at: dt.datetime | None = None, **changes):
+        """Change a pull request (``title``, ``state`` OPEN/CLOSED/MERGED, ``additions``...); it is updated ``at``.
+
+        ``state="MERGED"`` sets ``merged_at`` and ``closed_at``, ``"CLOSED"`` ``closed_at``, ``"OPEN"`` clears both.
+        ``at`` defaults to the organisation's clock, one minute later on every change.
+        """
+        with self._lock:
+            pr = self.organization.repository(repository).pull_requests[number]
+            moment = self.organization.tick(at)
+            state = changes.pop("state", None)
+            for name, value in changes.items():
+                if not hasattr(pr, name) or name in ("repository", "reviews", "commits"):
+                    raise ValueError(f"a pull request has no field {name!r} to change")
+                setattr(pr, name, value)
+            if state is not None:
+                pr.state = state
+                pr.merged_at = moment if state == "MERGED" else None
+                pr.closed_at = moment if state in ("MERGED", "CLOSED") else None
+            pr.touch(moment)
+            return pr
+
+    def add_pull_request(
+        self, repository: str, *, author: str | None = "", title: str = "Add a new thing", at: dt.datetime | None = None
+    ) -> StubPullRequest:
+        """A new open pull request with one commit; ``author`` a login (default: the first member), None: ghost."""
+        with self._lock:
+            organization = self.organization
+            repo = organization.repository(repository)
+            moment = organization.tick(at)
+            actor = organization.actor(author) if author != "" else organization.members[0]
+            pr = StubPullRequest(
+                repository=repo, database_id=organization.next_id("pull_request"),
+                number=max(repo.pull_requests, default=0) + 1, title=title, state="OPEN", author=actor,
+                created_at=moment, updated_at=moment, head_ref_name=f"feature/{len(repo.pull_requests) + 1}",
+            )
+            pr.commits.append(_new_commit(organization, pr, moment, additions=10, deletions=2))
+            pr.additions, pr.deletions = 10, 2
+            repo.pull_requests[pr.number] = pr
+            repo.changed()
+            return pr
+
+    def add_review(
+        self, repository: str, number: int, *, author: str | None = "", state: str = "APPROVED",
+        at: dt.datetime | None = None,
+    ) -> StubReview:
+        """A review submitted ``at`` (default: the clock) by ``author`` (default: a member, not the PR's author)."""
+        with self._lock:
+            organization = self.organization
+            pr = organization.repository(repository).pull_requests[number]
+            moment = organization.tick(at)
+            if author == "":
+                actor = next(m for m in organization.members if m is not pr.author)
+            else:
+                actor = organization.actor(author)
+            review = StubReview(organization.next_id("review"), actor, state, moment, pr.head_oid)
+            pr.reviews.append(review)
+            pr.touch(moment)
+            return review
+
+    def add_commit(
+        self, repository: str, number: int, *, additions: int = 5, deletions: int = 1, at: dt.datetime | None = None
+    ) -> StubCommit:
+        """A commit pushed to the pull request's branch (a ``synchronize``); its lines count in the PR's."""
+        with self._lock:
+            organization = self.organization
+            pr = organization.repository(repository).pull_requests[number]
+            moment = organization.tick(at)
+            commit = _new_commit(organization, pr, moment, additions=additions, deletions=deletions)
+            pr.commits.append(commit)
+            pr.additions += additions
+            pr.deletions += deletions
+            pr.touch(moment)
+            return commit
+
+    def dismiss_review(self, repository: str, number: int, review_id: int, *, at: dt.datetime | None = None):
+        """The review's state becomes DISMISSED; the pull request is updated."""
+        with self._lock:
+            pr = self.organization.repository(repository).pull_requests[number]
+            review = next(r for r in pr.reviews if r.database_id == review_id)
+            review.state = "DISMISSED"
+            pr.touch(self.organization.tick(at))
+            return review
+
+    def add_member(self, login: str, name: str = "") -> Actor:
+        with self._lock:
+            member = Actor(login, _user_id(login), name)
+            self.organization.members.append(member)
+            return member
+
+    def delete_repository(self, name: str) -> None:
+        """The repository is gone: GraphQL answers NOT_FOUND for it from now on."""
+        with self._lock:
+            repo = self.organization.repository(name)
+            del self.organization.repositories[repo.name]
+
+    # --- REST: the token and the organisation ---------------------------------------------
+
+    def _user(self) -> tuple[int, dict[str, str], bytes]:
+        headers = {"Content-Type": "application/json"}
+        if self.scopes is not None:
+            headers["X-OAuth-Scopes"] = ", ".join(self.scopes)
+        viewer = {"login": self.viewer, "id": _user_id(self.viewer), "type": "User", "name": self.viewer.title()}
+        return 200, headers, json.dumps(viewer).encode()
+
+    def _organization(self, login: str) -> tuple[int, dict[str, str], bytes]:
+        if login.lower() != self.org.lower():
+            return 404, {}, b'{"message": "Not Found", "status": "404"}'
+        with self._lock:
+            organization = self.organization
+            public = sum(1 for r in organization.repositories.values() if not r.is_private)
+        body = {
+            "login": self.org, "id": organization.database_id, "node_id": _node_id("O", organization.database_id),
+            "name": self.org.title(), "type": "Organization", "public_repos": public,
+            "html_url": f"https://github.com/{self.org}",
+        }
+        return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+    def _forbidden_rest(self, permission: str, scopes: str) -> tuple[int, dict[str, str], bytes]:
+        """GitHub's 403 for a token without the permission, with the header that names it."""
+        kind = "personal access token" if self.scopes is None else "OAuth token"
+        headers = {"X-Accepted-GitHub-Permissions": permission, "X-Accepted-OAuth-Scopes": scopes}
+        return 403, headers, json.dumps({"message": f"Resource not accessible by {kind}", "status": "403"}).encode()
+
+    # --- GraphQL ----------------------------------------------------------------------------
+
+    def _graphql(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        try:
+            request = json.loads(body)
+            query, variables = request["query"], request.get("variables") or {}
+            if not isinstance(query, str) or not isinstance(variables, dict):
+                raise TypeError("query must be a string, variables an object")
+        except (ValueError, KeyError, TypeError):
+            return 400, {}, b'{"message": "Problems parsing JSON"}'
+        operation = _operation_of(body)
+        handler = _OPERATIONS.get(operation)
+        with self._lock:
+            if handler is None:
+                data, errors, cost = None, [{"message": f"the stand-in answers no operation named {operation!r}"}], 1
+            else:
+                try:
+                    data, errors, cost = handler(self, variables)
+                except _QueryError as problem:
+                    data, errors, cost = None, [problem.error], 1
+            rate = self._rate
+            if rate.remaining < cost:
+                headers = rate.headers(remaining=0)
+                message = {"type": "RATE_LIMITED", "message": "API rate limit already exceeded for user ID 1."}
+                return 200, headers, json.dumps({"errors": [message]}).encode()
+            rate.remaining -= cost
+            if data is not None:
+                data["rateLimit"] = {
+                    "cost": cost, "limit": rate.limit, "remaining": rate.remaining, "used": rate.limit - rate.remaining,
+                    "resetAt": _iso(rate.reset_at), "nodeCount": cost * 100,
+                }
+                data = _selected(data, set(_WORD.findall(query)))
+            headers = rate.headers(remaining=rate.remaining)
+        answer = {"data": data}
+        if errors:
+            answer["errors"] = errors
+        return 200, headers, json.dumps(answer, separators=(",", ":")).encode()
+
+    def _org_or_error(self, variables: dict, name: str = "org") -> StubOrganization:
+        login = _variable(variables, name, str)
+        if login.lower() != self.org.lower():
+            message = f"Could not resolve to an Organization with the login of '{login}'."
+            raise _QueryError(_not_found(["organization"], message))
+        return self.organization
+
+    def _repository_or_error(self, variables: dict) -> StubRepository:
+        owner, name = _variable(variables, "owner", str), _variable(variables, "name", str)
+        repo = self.organization.repositories.get(name.lower()) if owner.lower() == self.org.lower() else None
+        if repo is None:
+            message = f"Could not resolve to a Repository with the name '{owner}/{name}'."
+            raise _QueryError(_not_found(["repository"], message))
+        return repo
+
+    def _denied_error(self, permission: str, path: list[str]) -> dict:
+        """FORBIDDEN (fine-grained token) or INSUFFICIENT_SCOPES (classic token) for ``path``."""
+        if self.scopes is None:
+            return {"type": "FORBIDDEN", "path": path, "message": "Resource not accessible by personal access token"}
+        needed = {"members": "read:org", "pull_requests": "repo"}[permission]
+        return {
+            "type": "INSUFFICIENT_SCOPES", "path": path,
+            "message": f"Your token has not been granted the required scopes to execute this query. The '{path[-1]}'"
+                       f" field requires one of the following scopes: ['{needed}'], but your token has only been"
+                       f" granted the: {sorted(self.scopes)} scopes.",
+        }
+
+    def _op_members(self, variables: dict):
+        organization = self._org_or_error(variables)
+        first = _first(variables, "first", "membersWithRole")
+        if "members" in self.denied:
+            error = self._denied_error("members", ["organization", "membersWithRole"])
+            return {"organization": {"membersWithRole": None}}, [error], 1
+        members = _connection(organization.members, first, variables.get("after"), Actor.graphql)
+        return {"organization": {"membersWithRole": members}}, [], 1
+
+    def _op_repositories(self, variables: dict):
+        organization = self._org_or_error(variables)
+        first = _first(variables, "first", "repositories")
+        repos = sorted(organization.repositories.values(), key=lambda r: r.name)
+        page = _connection(repos, first, variables.get("after"), StubRepository.graphql)
+        return {"organization": {"repositories": page}}, [], 1
+
+    def _op_search_repositories(self, variables: dict):
+        """``search(query: "org:acme in:name term", type: REPOSITORY)``: names containing every term, by name."""
+        terms = _variable(variables, "query", str).split()
+        first = _first(variables, "first", "search")
+        owners = {t.removeprefix("org:").lower() for t in terms if t.startswith("org:")}
+        words = [t.lower() for t in terms if ":" not in t]
+        found = []
+        if owners == {self.org.lower()}:
+            found = sorted(
+                (r for r in self.organization.repositories.values() if all(w in r.name.lower() for w in words)),
+                key=lambda r: r.name,
+            )
+        page = _connection(found, first, variables.get("after"), StubRepository.graphql)
+        return {"search": {"repositoryCount": page.pop("totalCount"), **page}}, [], 1
+
+    def _op_pull_requests(self, variables: dict):
+        repo = self._repository_or_error(variables)
+        first = _first(variables, "first", "pullRequests")
+        reviews, commits = _first(variables, "reviews", "reviews"), _first(variables, "commits", "commits")
+        cost = max(1, round((1 + 2 * first) / 100))  # GitHub: the requests the connections need, over 100
+        if "pull_requests" in self.denied:
+            error = self._denied_error("pull_requests", ["repository", "pullRequests"])
+            return {"repository": {"pullRequests": None}}, [error], cost
+        ordered, keys = repo.by_update()
+        page = _connection(
+            ordered, first, variables.get("after"), lambda pr: pr.graphql(reviews, commits), keys=keys
+        )
+        return {"repository": {"pullRequests": page}}, [], cost
+
+    def _op_pull_request_part(self, variables: dict, part: str):
+        repo = self._repository_or_error(variables)
+        number = _variable(variables, "number", int)
+        first = _first(variables, "first", part)
+        if "pull_requests" in self.denied:
+            error = self._denied_error("pull_requests", ["repository", "pullRequest"])
+            return {"repository": {"pullRequest": None}}, [error], 1
+        pr = repo.pull_requests.get(number)
+        if pr is None:
+            message = f"Could not resolve to a PullRequest with the number of {number}."
+            return {"repository": {"pullRequest": None}}, [_not_found(["repository", "pullRequest"], message)], 1
+        nodes = pr.reviews if part == "reviews" else pr.commits
+        render = StubReview.graphql if part == "reviews" else StubCommit.graphql
+        return {"repository": {"pullRequest": {part: _connection(nodes, first, variables.get("after"), render)}}}, [], 1
 
     def _signed(self, path: str) -> str:
         """A download URL; with ``rotate_signatures`` a new signature on every links answer."""
@@ -484,6 +887,599 @@ def org_report(org: str, start: dt.date, end: dt.date, days: dict[dt.date, list[
     }
 
 
+# --- the organisation's data ----------------------------------------------------------------
+
+GRAPHQL_PATH = "/graphql"
+PERMISSIONS = ("members", "pull_requests", "copilot")  # what deny() can take away
+HISTORY_END = dt.datetime(2026, 3, 31, tzinfo=dt.UTC)  # the default generated history ends here
+BOT_ACCOUNTS = (("dependabot[bot]", 49699333), ("renovate[bot]", 29139614), ("github-actions[bot]", 41898282))
+REVIEW_BOT = ("copilot-pull-request-reviewer[bot]", 175728472)
+GHOST = ("ghost", 10137)  # the account GitHub's REST API shows for a deleted user
+_ID_BASES = {"pull_request": 1_800_000_000, "review": 2_600_000_000, "repository": 700_000_000}
+
+
+@dataclass(eq=False)
+class Actor:
+    """A user or a bot. Bots keep GitHub's REST login (``dependabot[bot]``); GraphQL shows it without ``[bot]``."""
+
+    login: str
+    database_id: int
+    name: str = ""
+    is_bot: bool = False
+
+    @property
+    def avatar_url(self) -> str:
+        kind = "in" if self.is_bot else "u"
+        return f"https://avatars.githubusercontent.com/{kind}/{self.database_id}?v=4"
+
+    def graphql(self) -> dict:
+        if self.is_bot:
+            return {"__typename": "Bot", "login": self.login.removesuffix("[bot]"), "avatarUrl": self.avatar_url,
+                    "databaseId": self.database_id}
+        return {"__typename": "User", "login": self.login, "avatarUrl": self.avatar_url,
+                "databaseId": self.database_id, "name": self.name or None}
+
+    def rest(self) -> dict:
+        return {"login": self.login, "id": self.database_id, "node_id": _node_id("U", self.database_id),
+                "avatar_url": self.avatar_url, "type": "Bot" if self.is_bot else "User", "site_admin": False}
+
+
+def _actor_graphql(actor: Actor | None) -> dict | None:
+    return None if actor is None else actor.graphql()
+
+
+def _actor_rest(actor: Actor | None) -> dict:
+    return (actor or Actor(*GHOST)).rest()
+
+
+@dataclass(eq=False)
+class StubReview:
+    database_id: int
+    author: Actor | None  # None: a deleted account
+    state: str  # APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED
+    submitted_at: dt.datetime
+    commit_oid: str = ""
+
+    def graphql(self) -> dict:
+        return {"id": _node_id("PRR_", self.database_id), "databaseId": self.database_id, "state": self.state,
+                "submittedAt": _iso(self.submitted_at), "author": _actor_graphql(self.author)}
+
+
+@dataclass(eq=False)
+class StubCommit:
+    oid: str
+    author: Actor | None  # the GitHub user it is attributed to; bots and deleted accounts: none
+    committed_at: dt.datetime
+    additions: int
+    deletions: int
+
+    def graphql(self) -> dict:
+        user = self.author
+        linked = None if user is None or user.is_bot else {"login": user.login, "databaseId": user.database_id}
+        name = user.login if user else "Unknown"
+        return {"commit": {
+            "oid": self.oid, "committedDate": _iso(self.committed_at), "additions": self.additions,
+            "deletions": self.deletions,
+            "author": {"name": name, "email": f"{name}@users.noreply.github.com", "date": _iso(self.committed_at),
+                       "user": linked},
+        }}
+
+
+@dataclass(eq=False)
+class StubPullRequest:
+    repository: StubRepository = field(repr=False)
+    database_id: int
+    number: int
+    title: str
+    state: str  # OPEN, CLOSED, MERGED
+    author: Actor | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    merged_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+    additions: int = 0
+    deletions: int = 0
+    head_ref_name: str = ""
+    reviews: list[StubReview] = field(default_factory=list, repr=False)
+    commits: list[StubCommit] = field(default_factory=list, repr=False)
+
+    @property
+    def node_id(self) -> str:
+        return _node_id("PR_", self.database_id)
+
+    @property
+    def head_oid(self) -> str:
+        return self.commits[-1].oid if self.commits else ""
+
+    def touch(self, moment: dt.datetime) -> None:
+        self.updated_at = max(self.updated_at, moment)
+        self.repository.changed()
+
+    def graphql(self, reviews: int, commits: int) -> dict:
+        return {
+            "id": self.node_id, "databaseId": self.database_id, "number": self.number, "title": self.title,
+            "state": self.state, "createdAt": _iso(self.created_at), "updatedAt": _iso(self.updated_at),
+            "mergedAt": _iso(self.merged_at), "closedAt": _iso(self.closed_at), "additions": self.additions,
+            "deletions": self.deletions, "headRefName": self.head_ref_name, "baseRefName": "main",
+            "url": f"https://github.com/{self.repository.name_with_owner}/pull/{self.number}",
+            "author": _actor_graphql(self.author),
+            "reviews": _connection(self.reviews, reviews, None, StubReview.graphql),
+            "commits": _connection(self.commits, commits, None, StubCommit.graphql),
+        }
+
+
+@dataclass(eq=False)
+class StubRepository:
+    owner: str
+    name: str
+    database_id: int
+    is_archived: bool = False
+    is_private: bool = True
+    pull_requests: dict[int, StubPullRequest] = field(default_factory=dict, repr=False)  # by number
+    _order: tuple[list, list] | None = field(default=None, repr=False)
+
+    @property
+    def name_with_owner(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    def changed(self) -> None:
+        self._order = None
+
+    def by_update(self) -> tuple[list[StubPullRequest], list[tuple[int, int]]]:
+        """Pull requests newest update first, and their sort keys (what a cursor holds)."""
+        if self._order is None:
+            prs = self.pull_requests.values()
+            keyed = sorted(((-int(pr.updated_at.timestamp()), -pr.database_id), pr) for pr in prs)
+            self._order = ([pr for _, pr in keyed], [key for key, _ in keyed])
+        return self._order
+
+    def graphql(self) -> dict:
+        return {"id": _node_id("R_", self.database_id), "databaseId": self.database_id, "name": self.name,
+                "nameWithOwner": self.name_with_owner, "isArchived": self.is_archived, "isPrivate": self.is_private,
+                "url": f"https://github.com/{self.name_with_owner}"}
+
+    def rest(self) -> dict:
+        return {"id": self.database_id, "node_id": _node_id("R_", self.database_id), "name": self.name,
+                "full_name": self.name_with_owner, "private": self.is_private, "archived": self.is_archived,
+                "owner": {"login": self.owner, "type": "Organization"},
+                "html_url": f"https://github.com/{self.name_with_owner}"}
+
+
+@dataclass(eq=False)
+class StubOrganization:
+    login: str
+    database_id: int
+    members: list[Actor] = field(default_factory=list)
+    outside_contributors: list[Actor] = field(default_factory=list)  # authors who are not members
+    bots: list[Actor] = field(default_factory=list)
+    repositories: dict[str, StubRepository] = field(default_factory=dict)  # by lower-cased name
+    clock: dt.datetime = HISTORY_END  # changes without a time happen one minute after the last
+    _ids: dict[str, int] = field(default_factory=dict, repr=False)
+
+    @property
+    def pull_request_count(self) -> int:
+        return sum(len(r.pull_requests) for r in self.repositories.values())
+
+    def repository(self, name: str) -> StubRepository:
+        owner, _, short = name.rpartition("/")
+        repo = self.repositories.get(short.lower()) if owner.lower() in ("", self.login.lower()) else None
+        if repo is None:
+            raise KeyError(f"{self.login} has no repository {name!r}")
+        return repo
+
+    def actor(self, login: str | None) -> Actor | None:
+        """The member, outside contributor or bot with that login; an unknown login becomes an outside contributor."""
+        if login is None:
+            return None
+        for actor in itertools.chain(self.members, self.outside_contributors, self.bots):
+            if actor.login.lower() == login.lower():
+                return actor
+        actor = Actor(login, _user_id(login), is_bot=login.lower().endswith("[bot]"))
+        (self.bots if actor.is_bot else self.outside_contributors).append(actor)
+        return actor
+
+    def tick(self, at: dt.datetime | None) -> dt.datetime:
+        if at is None:
+            self.clock += dt.timedelta(minutes=1)
+            return self.clock
+        self.clock = max(self.clock, at)
+        return at
+
+    def next_id(self, kind: str) -> int:
+        self._ids[kind] = self._ids.get(kind, _ID_BASES.get(kind, 1)) + 1
+        return self._ids[kind]
+
+
+@dataclass(frozen=True)
+class OrgSpec:
+    """What ``generate_organization`` builds. Every value comes from ``seed``; no clock is read."""
+
+    members: int = 20
+    repositories: int = 3
+    prs_per_repository: int = 20
+    reviews_per_pr: int = 2
+    commits_per_pr: int = 3
+    outside_contributors: int = 3  # authors of some pull requests who are not members
+    bots: int = 2  # of BOT_ACCOUNTS, authors of some pull requests
+    member_logins: tuple[str, ...] | None = None  # exactly these members (say a demo team's), instead of `members`
+    seed: int = 0
+    end: dt.datetime = HISTORY_END  # nothing happens after it
+    days: int = 90  # how far back pull requests were created
+
+    def __post_init__(self) -> None:
+        for name in ("members", "repositories", "prs_per_repository", "reviews_per_pr", "commits_per_pr",
+                     "outside_contributors", "bots", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
+        if self.days < 1 or self.bots > len(BOT_ACCOUNTS):
+            raise ValueError(f"days must be at least 1 and bots at most {len(BOT_ACCOUNTS)}")
+        if self.end.utcoffset() is None:
+            raise ValueError("end must be timezone-aware")
+        if self.member_logins is not None:
+            object.__setattr__(self, "member_logins", tuple(self.member_logins))
+
+
+def generate_organization(login: str, spec: OrgSpec | None = None) -> StubOrganization:
+    """Deterministic organisation data: the same ``login`` and ``spec`` always give the same data.
+
+    Names, repository names and titles come from the demo data's vocabularies (``datagen``). Pull requests
+    are numbered by creation; 70% merged, 10% closed, the rest open (or still open at ``end``). The first
+    three of the first repository are by a bot, an outside contributor and a deleted account (when
+    there are any), so that every kind is there at any size; after that about 82% are by members.
+    """
+    from apps.perflab.datagen import FIRST_NAMES, LAST_NAMES, REPO_NAMES, TITLES
+
+    spec = spec or OrgSpec()
+    rng = random.Random(f"github-stub:{spec.seed}:{login.lower()}")
+    organization = StubOrganization(login, _user_id(f"org:{login}"), clock=spec.end)
+    logins: set[str] = set()
+    ids: set[int] = set()
+    if spec.member_logins is not None:
+        organization.members = [_person(name, "", logins, ids) for name in spec.member_logins]
+    else:
+        organization.members = _people(rng, spec.members, FIRST_NAMES, LAST_NAMES, logins, ids)
+    organization.outside_contributors = _people(rng, spec.outside_contributors, FIRST_NAMES, LAST_NAMES, logins, ids)
+    organization.bots = [Actor(name, number, is_bot=True) for name, number in BOT_ACCOUNTS[:spec.bots]]
+    for index in range(spec.repositories):
+        base = REPO_NAMES[index % len(REPO_NAMES)]
+        name = base if index < len(REPO_NAMES) else f"{base}-{index // len(REPO_NAMES) + 1}"
+        repo = StubRepository(login, name, organization.next_id("repository"), is_private=rng.random() < 0.7)
+        organization.repositories[name.lower()] = repo
+        _draw_pull_requests(rng, organization, repo, spec, TITLES, first_repository=index == 0)
+    return organization
+
+
+def _person(login: str, name: str, logins: set[str], ids: set[int]) -> Actor:
+    number = _user_id(login)
+    while number in ids:  # a hash collision: the next free id
+        number += 1
+    ids.add(number)
+    logins.add(login.lower())
+    return Actor(login, number, name)
+
+
+def _people(rng: random.Random, count: int, first_names, last_names, logins: set[str], ids: set[int]) -> list[Actor]:
+    people = []
+    for _ in range(count):
+        first, last = rng.choice(first_names), rng.choice(last_names)
+        plain_first, plain_last = first.lower(), last.lower().replace(" ", "")
+        style = rng.randrange(4)
+        base = (f"{plain_first}-{plain_last}", f"{plain_first}{plain_last}", f"{plain_first[0]}{plain_last}",
+                f"{plain_first}{plain_last[0]}")[style]
+        login, suffix = base, 1
+        while login in logins:
+            suffix += 1
+            login = f"{base}{suffix}"
+        people.append(_person(login, f"{first} {last}", logins, ids))
+    return people
+
+
+def _draw_pull_requests(rng, organization: StubOrganization, repo: StubRepository, spec: OrgSpec, titles,
+                        *, first_repository: bool) -> None:
+    end = int(spec.end.timestamp())
+    span = spec.days * 86_400
+    created = sorted(end - rng.randrange(3_600, max(3_601, span)) for _ in range(spec.prs_per_repository))
+    members, outside, bots = organization.members, organization.outside_contributors, organization.bots
+    kinds = [(members, 0.82), (outside, 0.08), (bots, 0.06), ([None], 0.04)]
+    kinds = [(pool, weight) for pool, weight in kinds if pool]
+    forced = [pool for pool in (bots, outside, [None]) if pool] if first_repository else []
+    review_bot = Actor(*REVIEW_BOT, is_bot=True)
+    for number, opened in enumerate(created, start=1):
+        if number <= len(forced):
+            pool = forced[number - 1]
+        else:
+            pool = rng.choices([p for p, _ in kinds], weights=[w for _, w in kinds])[0]
+        author = rng.choice(pool)
+        outcome = rng.random()
+        life = min(span, int(rng.lognormvariate(math.log(20 * 3_600), 1.0)))
+        closing = opened + max(600, life)
+        state = "MERGED" if outcome < 0.7 else "CLOSED" if outcome < 0.8 else "OPEN"
+        if closing > end:
+            state = "OPEN"
+        horizon = closing if state != "OPEN" else end
+        pr = StubPullRequest(
+            repository=repo, database_id=organization.next_id("pull_request"), number=number,
+            title=rng.choice(titles), state=state, author=author, created_at=_moment(opened),
+            updated_at=_moment(opened),
+            merged_at=_moment(closing) if state == "MERGED" else None,
+            closed_at=_moment(closing) if state != "OPEN" else None,
+            head_ref_name=f"{(author.login if author else 'ghost').removesuffix('[bot]')}/{number}",
+        )
+        committer = author if author is not None and not author.is_bot else None
+        moments = sorted(rng.randint(opened - 7_200, horizon) for _ in range(spec.commits_per_pr))
+        for index, moment in enumerate(moments):
+            oid = hashlib.sha1(f"{spec.seed}:{repo.name_with_owner}:{number}:{index}".encode()).hexdigest()
+            additions = int(rng.lognormvariate(3.5, 1.2)) + 1
+            pr.commits.append(StubCommit(oid, committer, _moment(min(moment, horizon)), additions,
+                                         int(additions * rng.uniform(0.0, 0.6))))
+        pr.additions = sum(c.additions for c in pr.commits)
+        pr.deletions = sum(c.deletions for c in pr.commits)
+        reviewers = [m for m in itertools.chain(members, outside) if m is not author] or [review_bot]
+        review_moments = sorted(rng.randint(opened + 60, max(opened + 60, horizon)) for _ in range(spec.reviews_per_pr))
+        for index, moment in enumerate(review_moments):
+            last = index == len(review_moments) - 1
+            if last and state == "MERGED":
+                verdict = "APPROVED"
+            else:
+                verdict = rng.choices(("COMMENTED", "CHANGES_REQUESTED", "APPROVED"), weights=(0.5, 0.3, 0.2))[0]
+            reviewer = review_bot if rng.random() < 0.05 else rng.choice(reviewers)
+            review_id = organization.next_id("review")
+            pr.reviews.append(StubReview(review_id, reviewer, verdict, _moment(moment), pr.head_oid))
+        events = [opened, horizon if state != "OPEN" else opened]
+        events += [int(c.committed_at.timestamp()) for c in pr.commits]
+        events += [int(r.submitted_at.timestamp()) for r in pr.reviews]
+        pr.updated_at = _moment(min(end, max(events) + rng.randrange(0, 600)))
+        repo.pull_requests[number] = pr
+
+
+def _new_commit(organization: StubOrganization, pr: StubPullRequest, moment: dt.datetime, *, additions: int,
+                deletions: int) -> StubCommit:
+    oid = hashlib.sha1(f"added:{pr.repository.name_with_owner}:{pr.number}:{len(pr.commits)}:{moment}".encode())
+    author = pr.author if pr.author is not None and not pr.author.is_bot else None
+    return StubCommit(oid.hexdigest(), author, moment, additions, deletions)
+
+
+def _moment(epoch: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC)
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _node_id(prefix: str, number: int) -> str:
+    return prefix + base64.urlsafe_b64encode(number.to_bytes(8, "big")).decode().rstrip("=")
+
+
+# --- GraphQL: the pieces the dispatcher is built from --------------------------------------------
+
+_OPERATION = re.compile(r"^\s*(?:query|mutation)\s+([A-Za-z_]\w*)", re.MULTILINE)
+_WORD = re.compile(r"[A-Za-z_]\w*")
+_CURSOR_PREFIX = "cursor:v2:"
+
+
+class _QueryError(Exception):
+    """A GraphQL error that answers the whole query (no data)."""
+
+    def __init__(self, error: dict):
+        super().__init__(error.get("message", ""))
+        self.error = error
+
+
+@dataclass
+class _RateBudget:
+    limit: int = 5000
+    remaining: int = 5000
+    reset_at: dt.datetime = field(
+        default_factory=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=1)
+    )
+
+    def headers(self, *, remaining: int) -> dict[str, str]:
+        return {
+            "Content-Type": "application/json",
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Used": str(self.limit - remaining),
+            "X-RateLimit-Reset": str(int(self.reset_at.timestamp())),
+            "X-RateLimit-Resource": "graphql",
+        }
+
+
+def _operation_of(body: bytes) -> str:
+    """The operation name of a GraphQL request body (``operationName``, else the query's), or ""."""
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return ""
+    if not isinstance(request, dict):
+        return ""
+    name = request.get("operationName")
+    if isinstance(name, str) and name:
+        return name
+    query = request.get("query")
+    match = _OPERATION.search(query) if isinstance(query, str) else None
+    return match.group(1) if match else ""
+
+
+def _selected(value, words: set[str]):
+    """Only the fields whose names the query mentions: what GitHub would not send is not sent."""
+    if isinstance(value, dict):
+        return {key: _selected(item, words) for key, item in value.items() if key in words}
+    if isinstance(value, list):
+        return [_selected(item, words) for item in value]
+    return value
+
+
+def _variable(variables: dict, name: str, kind: type):
+    value = variables.get(name)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        type_name = {str: "String!", int: "Int!"}[kind]
+        raise _QueryError({"message": f"Variable ${name} of type {type_name} was provided invalid value",
+                           "extensions": {"value": value}})
+    return value
+
+
+def _first(variables: dict, name: str, connection: str) -> int:
+    value = _variable(variables, name, int)
+    if value > 100:
+        raise _QueryError({"type": "EXCESSIVE_PAGINATION", "message": f"Requesting {value} records on the"
+                           f" `{connection}` connection exceeds the `first` limit of 100 records."})
+    if value < 1:
+        raise _QueryError({"message": f"`first` on the `{connection}` connection must be between 1 and 100."})
+    return value
+
+
+def _encode_cursor(key: tuple[int, ...]) -> str:
+    return base64.b64encode((_CURSOR_PREFIX + json.dumps(list(key))).encode()).decode()
+
+
+def _decode_cursor(cursor) -> tuple[int, ...]:
+    try:
+        text = base64.b64decode(cursor, validate=True).decode()
+        key = json.loads(text.removeprefix(_CURSOR_PREFIX)) if text.startswith(_CURSOR_PREFIX) else None
+    except (TypeError, ValueError):
+        key = None
+    if not isinstance(key, list) or not key or not all(isinstance(k, int) and not isinstance(k, bool) for k in key):
+        message = f"`{cursor}` does not appear to be a valid cursor."
+        raise _QueryError({"type": "INVALID_CURSOR_ARGUMENTS", "message": message})
+    return tuple(key)
+
+
+def _connection(items: list, first: int, after, render: Callable, *, keys: list | None = None) -> dict:
+    """A page of ``items``: ``first`` of them after the cursor ``after`` (keys: the sort keys, else positions)."""
+    if after is None:
+        start = 0
+    else:
+        key = _decode_cursor(after)
+        start = bisect.bisect_right(keys, key) if keys is not None else key[0] + 1
+    page = items[start:start + first]
+    end = start + len(page)
+    last_key = (keys[end - 1] if keys is not None else (end - 1,)) if page else None
+    return {
+        "totalCount": len(items),
+        "nodes": [render(item) for item in page],
+        "pageInfo": {"hasNextPage": end < len(items), "endCursor": _encode_cursor(last_key) if page else None},
+    }
+
+
+def _not_found(path: list[str], message: str) -> dict:
+    return {"type": "NOT_FOUND", "path": path, "locations": [{"line": 2, "column": 3}], "message": message}
+
+
+_OPERATIONS: dict[str, Callable] = {
+    "Members": GitHubStub._op_members,
+    "Repositories": GitHubStub._op_repositories,
+    "SearchRepositories": GitHubStub._op_search_repositories,
+    "PullRequests": GitHubStub._op_pull_requests,
+    "PullRequestReviews": lambda stub, variables: stub._op_pull_request_part(variables, "reviews"),
+    "PullRequestCommits": lambda stub, variables: stub._op_pull_request_part(variables, "commits"),
+}
+
+
+# --- webhooks ----------------------------------------------------------------------------------
+
+
+def webhook_signature(secret: str | bytes, body: bytes) -> str:
+    """``X-Hub-Signature-256``: ``"sha256=" + HMAC-SHA256(secret, body)`` in hex."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def webhook_request(
+    event: str, payload: dict, *, secret: str | bytes, delivery: str | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of a delivery, as GitHub sends them (for a test client or ``send_webhook``)."""
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "GitHub-Hookshot/stand-in",
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+        "X-GitHub-Hook-ID": "1",
+        "X-Hub-Signature-256": webhook_signature(secret, body),
+    }
+    return body, headers
+
+
+def send_webhook(
+    url: str, event: str, payload: dict, *, secret: str | bytes, delivery: str | None = None, timeout: float = 10.0
+) -> httpx.Response:
+    """POST a signed delivery of ``event`` (``pull_request``, ``pull_request_review``) to ``url``; the response."""
+    body, headers = webhook_request(event, payload, secret=secret, delivery=delivery)
+    return httpx.post(url, content=body, headers=headers, timeout=timeout)
+
+
+def pull_request_event(
+    action: str, pr: StubPullRequest, *, changes: dict | None = None, before: str | None = None,
+    sender: Actor | None = None,
+) -> dict:
+    """A ``pull_request`` payload (opened, edited, closed, reopened, synchronize) of the PR as it is now.
+
+    ``closed`` is merged or not as the PR is (``merged``, ``merged_at``); ``edited`` takes ``changes`` such as
+    ``{"title": {"from": "old"}}``; ``synchronize`` has ``before`` (default: the previous head) and ``after``.
+    """
+    payload = {"action": action, "number": pr.number, "pull_request": _rest_pull_request(pr),
+               **_event_context(pr, sender)}
+    if action == "edited":
+        payload["changes"] = changes or {}
+    if action == "synchronize":
+        previous = pr.commits[-2].oid if len(pr.commits) > 1 else "0" * 40
+        payload["before"], payload["after"] = before or previous, pr.head_oid
+    return payload
+
+
+def pull_request_review_event(
+    action: str, pr: StubPullRequest, review: StubReview, *, changes: dict | None = None, sender: Actor | None = None,
+) -> dict:
+    """A ``pull_request_review`` payload (submitted, edited, dismissed); webhook states are lower-case."""
+    state = "dismissed" if action == "dismissed" else review.state.lower()
+    payload = {
+        "action": action,
+        "review": {
+            "id": review.database_id, "node_id": _node_id("PRR_", review.database_id),
+            "user": _actor_rest(review.author),
+            "body": "", "commit_id": review.commit_oid, "submitted_at": _iso(review.submitted_at), "state": state,
+            "html_url": f"https://github.com/{pr.repository.name_with_owner}/pull/{pr.number}"
+                        f"#pullrequestreview-{review.database_id}",
+            "pull_request_url": f"https://api.github.com/repos/{pr.repository.name_with_owner}/pulls/{pr.number}",
+        },
+        "pull_request": _rest_pull_request(pr),
+        **_event_context(pr, sender or review.author),
+    }
+    if action == "edited":
+        payload["changes"] = changes or {}
+    return payload
+
+
+def _event_context(pr: StubPullRequest, sender: Actor | None) -> dict:
+    repo = pr.repository
+    return {
+        "repository": repo.rest(),
+        "organization": {"login": repo.owner, "id": _user_id(f"org:{repo.owner}")},
+        "sender": _actor_rest(sender or pr.author),
+    }
+
+
+def _rest_pull_request(pr: StubPullRequest) -> dict:
+    repo = pr.repository
+    return {
+        "url": f"https://api.github.com/repos/{repo.name_with_owner}/pulls/{pr.number}",
+        "id": pr.database_id, "node_id": pr.node_id, "number": pr.number,
+        "html_url": f"https://github.com/{repo.name_with_owner}/pull/{pr.number}",
+        "state": "open" if pr.state == "OPEN" else "closed", "locked": False, "draft": False, "title": pr.title,
+        "user": _actor_rest(pr.author), "body": None,
+        "created_at": _iso(pr.created_at), "updated_at": _iso(pr.updated_at),
+        "closed_at": _iso(pr.closed_at), "merged_at": _iso(pr.merged_at), "merged": pr.state == "MERGED",
+        "merge_commit_sha": pr.head_oid if pr.state == "MERGED" else None,
+        "head": {"label": f"{repo.owner}:{pr.head_ref_name}", "ref": pr.head_ref_name, "sha": pr.head_oid,
+                 "repo": repo.rest()},
+        "base": {"label": f"{repo.owner}:main", "ref": "main", "repo": repo.rest()},
+        "commits": len(pr.commits), "additions": pr.additions, "deletions": pr.deletions,
+        "changed_files": max(1, len(pr.commits)), "comments": 0, "review_comments": 0,
+    }
+
+
 def _lowered(headers) -> dict[str, str]:
     return {name.lower(): value for name, value in headers.items()}
 
@@ -494,12 +1490,20 @@ def _handler_for(stub: GitHubStub):
         disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
 
         def do_GET(self):  # noqa: N802 - the http.server hook name
-            status, headers, body = stub._answer("GET", self.path, self.headers)
+            self._serve("GET", b"")
+
+        def do_POST(self):  # noqa: N802 - the http.server hook name
+            length = int(self.headers.get("Content-Length") or 0)
+            self._serve("POST", self.rfile.read(length) if length else b"")
+
+        def _serve(self, method: str, sent: bytes) -> None:
+            status, headers, body = stub._answer(method, self.path, self.headers, sent)
             conditional = "If-None-Match" in self.headers or "If-Modified-Since" in self.headers
+            operation = _operation_of(sent) if urlparse(self.path).path == GRAPHQL_PATH else ""
             with stub._lock:
-                stub.requests.append(
-                    LoggedRequest("GET", self.path, status, conditional, len(body), _lowered(self.headers))
-                )
+                stub.requests.append(LoggedRequest(
+                    method, self.path, status, conditional, len(body), _lowered(self.headers), operation
+                ))
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
