@@ -16,13 +16,14 @@ from apps.metrics.factories import (
     TeamMemberFactory,
     WeeklyMetricsFactory,
 )
-from apps.teams.factories import MembershipFactory, TeamFactory, UserFactory
+from apps.teams.factories import InviteFactory, MembershipFactory, TeamFactory, UserFactory
 
 # One factory per model of ours (and the user model), in dependency order.
 ALL_FACTORIES = [
     UserFactory,
     TeamFactory,
     MembershipFactory,
+    InviteFactory,
     GitHubIntegrationFactory,
     TrackedRepositoryFactory,
     SyncStatusFactory,

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.teams.models import Membership, Team
+from apps.teams.models import Invite, Membership, Team
 
 
 @admin.register(Team)
@@ -16,3 +16,11 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["role"]
     list_select_related = ["user", "team"]
     raw_id_fields = ["user", "team"]
+
+
+@admin.register(Invite)
+class InviteAdmin(admin.ModelAdmin):
+    list_display = ["team", "email", "created_by", "created_at", "expires_at", "used_at", "used_by"]
+    list_select_related = ["team", "created_by", "used_by"]
+    raw_id_fields = ["team", "created_by", "used_by"]
+    search_fields = ["team__name", "email"]

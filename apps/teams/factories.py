@@ -1,7 +1,8 @@
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
-from apps.teams.models import Membership, Team
+from apps.teams.models import Invite, Membership, Team
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -29,3 +30,16 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     team = factory.SubFactory(TeamFactory)
     role = Membership.Role.MEMBER
+
+
+class InviteFactory(factory.django.DjangoModelFactory):
+    """An open invite, created now by one of the team's admins."""
+
+    class Meta:
+        model = Invite
+
+    team = factory.SubFactory(TeamFactory)
+    created_by = factory.LazyAttribute(lambda o: MembershipFactory(team=o.team, role=Membership.Role.ADMIN).user)
+    created_at = factory.LazyFunction(timezone.now)
+    expires_at = factory.LazyAttribute(lambda o: o.created_at + Invite.VALIDITY)
+    email = ""

@@ -1,5 +1,8 @@
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Team(models.Model):
@@ -34,3 +37,42 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.team} ({self.role})"
+
+
+class Invite(models.Model):
+    """A link that lets one person join ``team`` as a member: once, before ``expires_at``.
+
+    The link carries this row's id, signed (``apps.teams.invites``); the row is what makes it
+    single-use and expiring: using it is one ``UPDATE ... WHERE used_at IS NULL AND expires_at > now``.
+    """
+
+    VALIDITY = dt.timedelta(days=7)
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invites")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="invites_created"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    email = models.EmailField(blank=True, default="", help_text="Who the link is for (a note; nothing is sent).")
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="invites_used"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("created_at")), name="invite_expires_after_creation"
+            ),
+            # used_by may be emptied later (the account deleted), but never set on an unused invite
+            models.CheckConstraint(
+                condition=models.Q(used_by__isnull=True) | models.Q(used_at__isnull=False),
+                name="invite_used_by_needs_used_at",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "used" if self.used_at else f"until {self.expires_at:%Y-%m-%d %H:%M} UTC"
+        return f"Invite to {self.team} ({state})"

@@ -1,9 +1,10 @@
-"""Team access: the one place that decides which teams a user may see."""
+"""Team access: the one place that decides which teams a user may see, and which they administer."""
 
-from django.db.models import QuerySet
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
-from apps.teams.models import Team
+from apps.teams.models import Invite, Membership, Team
 
 
 def teams_for_user(user) -> QuerySet[Team]:
@@ -19,3 +20,77 @@ def get_team_for_user(user, slug: str) -> Team:
     if team is None:
         raise Http404("No such team.")
     return team
+
+
+def get_team_for_admin(user, slug: str) -> Team:
+    """The team with this slug if the user is one of its admins; 404 otherwise.
+
+    A member who is not an admin gets the same 404 as someone else's team or no team at all:
+    a settings URL never tells who administers what. One statement.
+    """
+    if not user.is_authenticated:
+        raise Http404("No such team.")
+    # One filter() for both conditions: chained, each would join memberships anew, and "the user
+    # is a member" plus "someone is an admin" would pass for a member who is not an admin.
+    team = Team.objects.filter(slug=slug, memberships__user=user, memberships__role=Membership.Role.ADMIN).first()
+    if team is None:
+        raise Http404("No such team.")
+    return team
+
+
+def teams_for_home(user) -> QuerySet[Team]:
+    """The user's teams with ``member_count`` (active GitHub members) and ``is_admin``: one statement."""
+    admin = Membership.objects.filter(team=OuterRef("pk"), user=user.pk, role=Membership.Role.ADMIN)
+    return teams_for_user(user).annotate(
+        member_count=Count("members", filter=Q(members__is_active=True)),
+        is_admin=Exists(admin),
+    )
+
+
+def team_settings(team: Team) -> dict:
+    """What the settings page shows, in three statements whatever the team's size.
+
+    ``github``: ``{"organization", "token_set", "copilot_synced_through"}`` or None (the token itself
+    is never read: it stays encrypted in the database); ``memberships``: ``{"username", "email",
+    "role", "created_at"}`` ordered admins first, then by username; ``invites``: the pending ones
+    (unused, unexpired), newest first, with ``created_by__username``.
+    """
+    from apps.integrations.models import GitHubIntegration
+
+    github = (
+        GitHubIntegration.objects.filter(team=team)
+        .annotate(token_set=ExpressionWrapper(~Q(access_token=""), output_field=BooleanField()))
+        .values("organization_slug", "token_set", "copilot_synced_through")
+        .first()
+    )
+    memberships = list(
+        team.memberships.order_by("role", "user__username").values(
+            "user_id", "user__username", "user__email", "role", "created_at"
+        )
+    )
+    invites = list(
+        Invite.objects.filter(team=team, used_at__isnull=True, expires_at__gt=timezone.now())
+        .order_by("-created_at", "-id")
+        .values("id", "email", "created_at", "expires_at", "created_by__username")
+    )
+    return {
+        "github": github
+        and {
+            "organization": github["organization_slug"],
+            "token_set": github["token_set"],
+            "copilot_synced_through": github["copilot_synced_through"],
+        },
+        "memberships": memberships,
+        "invites": invites,
+    }
+
+
+def github_organization(team: Team) -> str | None:
+    """The team's GitHub organisation login, None when it has no integration. One statement."""
+    from apps.integrations.models import GitHubIntegration
+
+    return GitHubIntegration.objects.filter(team=team).values_list("organization_slug", flat=True).first()
+
+
+def is_member(user, team: Team) -> bool:
+    return Membership.objects.filter(user=user.pk, team=team).exists()

@@ -6,4 +6,10 @@ app_name = "teams"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("teams/new/", views.create_team, name="create"),
+    path("t/<slug:team_slug>/settings/", views.team_settings_page, name="settings"),
+    path("t/<slug:team_slug>/settings/github/", views.github_access, name="github_access"),
+    path("t/<slug:team_slug>/settings/github/remove/", views.remove_token, name="remove_token"),
+    path("t/<slug:team_slug>/settings/invites/", views.create_invite, name="create_invite"),
+    path("invite/<str:token>/", views.invite, name="invite"),
 ]

@@ -1,11 +1,203 @@
-from django.db.models import Count, Q
-from django.shortcuts import render
+"""Team pages: the home page, creating a team, its settings (admins only), and invite links.
 
-from apps.teams.services import teams_for_user
+Every view checks access first (a team URL through ``get_team_for_user`` or ``get_team_for_admin``),
+validates its form, calls one service and renders. A form that fails re-renders with its reasons
+and the inputs as sent (never the token): 400, or 502/503 when GitHub could not answer.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.defaults import page_not_found
+
+from apps.teams import invites as invite_service
+from apps.teams import onboarding
+from apps.teams.forms import ConnectGitHubForm, CreateTeamForm, InviteForm, ReplaceTokenForm, SignUpForm
+from apps.teams.services import get_team_for_admin, github_organization, is_member, team_settings, teams_for_home
 
 
 def home(request):
-    teams = teams_for_user(request.user).annotate(
-        member_count=Count("members", filter=Q(members__is_active=True))
+    return render(request, "teams/home.html", {"teams": teams_for_home(request.user)})
+
+
+# --- creating a team ---------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def create_team(request):
+    if request.method == "GET":
+        return _create_page(request, CreateTeamForm())
+    form = CreateTeamForm(request.POST)
+    if not form.is_valid():
+        return _create_page(request, form, status=400)
+    try:
+        team, access = onboarding.create_team(creator=request.user, **form.cleaned_data)
+    except onboarding.GitHubAccessRefused as refused:
+        form.add_error(refused.field, refused.message)
+        return _create_page(request, form, status=refused.status)
+    messages.success(request, f"{team.name} is created and connected to GitHub: {_access_summary(access)}")
+    return redirect("teams:settings", team.slug)
+
+
+def _access_summary(access) -> str:
+    copilot = "and Copilot metrics" if access.can_read_copilot else "(not Copilot metrics: grant that to see them)"
+    return f"the token of {access.login} reads {access.organization}'s members, pull requests {copilot}."
+
+
+def _create_page(request, form: CreateTeamForm, *, status: int = 200):
+    name = getattr(form, "cleaned_data", {}).get("name")  # the slug it will get, once the name is valid
+    context = {"form": form, "slug": onboarding.free_slug(name) if name else None}
+    return render(request, "teams/create.html", context, status=status)
+
+
+# --- team settings (admins) --------------------------------------------------------------------
+
+
+def team_admin_view(view):
+    """Resolve ``team_slug`` to a team the user administers, or answer 404 like any team URL they may not see.
+
+    The 404 is answered here rather than raised, so that the view is also a plain function of
+    its request (tests call team views directly to find the parameters they read).
+    """
+
+    @functools.wraps(view)
+    def wrapper(request, team_slug: str, **kwargs):
+        try:
+            team = get_team_for_admin(request.user, team_slug)
+        except Http404 as exc:
+            return page_not_found(request, exc)
+        return view(request, team, **kwargs)
+
+    return wrapper
+
+
+def _settings_url(team, section: str = "") -> str:
+    return reverse("teams:settings", args=[team.slug]) + (f"#{section}" if section else "")
+
+
+def _settings_page(request, team, *, status: int = 200, github_form=None, invite_form=None):
+    overview = team_settings(team)
+    for invite in overview["invites"]:
+        invite["link"] = request.build_absolute_uri(
+            reverse("teams:invite", args=[invite_service.invite_token(invite["id"])])
+        )
+    if github_form is None:
+        github_form = ReplaceTokenForm() if overview["github"] else ConnectGitHubForm()
+    context = {
+        "team": team,
+        **overview,
+        "github_form": github_form,
+        "invite_form": invite_form or InviteForm(),
+        "invite_days": invite_service.Invite.VALIDITY.days,
+    }
+    return render(request, "teams/settings.html", context, status=status)
+
+
+@require_GET
+@team_admin_view
+def team_settings_page(request, team):
+    return _settings_page(request, team)
+
+
+@require_POST
+@team_admin_view
+def github_access(request, team):
+    """Replace the token (checked live), or connect a team that has no GitHub organisation yet."""
+    organization = github_organization(team)
+    form = ReplaceTokenForm(request.POST) if organization else ConnectGitHubForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, team, status=400, github_form=form)
+    try:
+        if organization:
+            access = onboarding.replace_github_token(team=team, token=form.cleaned_data["token"])
+        else:
+            access = onboarding.connect_github(team=team, **form.cleaned_data)
+    except onboarding.GitHubAccessRefused as refused:
+        form.add_error(refused.field if refused.field in form.fields else None, refused.message)
+        return _settings_page(request, team, status=refused.status, github_form=form)
+    messages.success(request, f"GitHub accepted the token, which is saved: {_access_summary(access)}")
+    return redirect(_settings_url(team, "github"))
+
+
+@require_POST
+@team_admin_view
+def remove_token(request, team):
+    if onboarding.remove_github_token(team=team):
+        messages.success(request, "The token is removed: nothing is read from GitHub until a new one is set.")
+    else:
+        messages.info(request, "There was no token to remove.")
+    return redirect(_settings_url(team, "github"))
+
+
+@require_POST
+@team_admin_view
+def create_invite(request, team):
+    form = InviteForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, team, status=400, invite_form=form)
+    invite_service.create_invite(team=team, created_by=request.user, email=form.cleaned_data["email"])
+    messages.success(
+        request, f"Invite link created: it works once, for {invite_service.Invite.VALIDITY.days} days. Copy it below."
     )
-    return render(request, "teams/home.html", {"teams": teams})
+    return redirect(_settings_url(team, "invites"))
+
+
+# --- invite links (anonymous or signed in) -----------------------------------------------------
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def invite(request, token: str):
+    """Anonymous: a sign-up form that creates the account and joins. Signed in: "Join <team>"."""
+    try:
+        found = invite_service.resolve_invite(token)
+        if request.user.is_authenticated:
+            return _join(request, token, found)
+        return _sign_up(request, token, found)
+    except invite_service.InviteRefused as refused:
+        return render(request, "teams/invite_refused.html", {"reason": refused.reason}, status=refused.status)
+
+
+def _join(request, token: str, found):
+    if request.method == "GET":
+        context = {"invite": found, "team": found.team, "member": is_member(request.user, found.team)}
+        return render(request, "teams/invite_join.html", context)
+    try:
+        team = invite_service.join_with_invite(token=token, user=request.user)
+    except invite_service.AlreadyMember as already:
+        messages.info(request, f"You already belong to {already.team.name}; the invite was not used.")
+        return redirect("metrics:dashboard", already.team.slug)
+    messages.success(request, f"Welcome to {team.name}.")
+    return redirect("metrics:dashboard", team.slug)
+
+
+def _sign_up(request, token: str, found):
+    if request.method == "GET":
+        return _sign_up_page(request, token, found, SignUpForm())
+    form = SignUpForm(request.POST)
+    if not form.is_valid():
+        return _sign_up_page(request, token, found, form, status=400)
+    try:
+        user = invite_service.sign_up_with_invite(
+            token=token, username=form.cleaned_data["username"], password=form.cleaned_data["password1"]
+        )
+    except invite_service.UsernameTaken:
+        form.add_error("username", "A user with that username already exists.")
+        return _sign_up_page(request, token, found, form, status=400)
+    login(request, user)
+    messages.success(request, f"Welcome to {found.team.name}.")
+    return redirect("metrics:dashboard", found.team.slug)
+
+
+def _sign_up_page(request, token: str, found, form, *, status: int = 200):
+    login_url = reverse("login") + "?next=" + reverse("teams:invite", args=[token])
+    context = {"invite": found, "team": found.team, "form": form, "login_url": login_url}
+    return render(request, "registration/invite_signup.html", context, status=status)

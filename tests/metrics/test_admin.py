@@ -158,6 +158,7 @@ def test_every_model_of_our_apps_has_a_readable_name():
     assert names == {
         "teams.Team": ("team", "teams"),
         "teams.Membership": ("membership", "memberships"),
+        "teams.Invite": ("invite", "invites"),
         "metrics.TeamMember": ("team member", "team members"),
         "metrics.PullRequest": ("pull request", "pull requests"),
         "metrics.PRReview": ("PR review", "PR reviews"),

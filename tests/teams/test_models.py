@@ -1,11 +1,13 @@
 """Team and Membership: every database constraint rejects a bad row and writes nothing."""
 
+import datetime as dt
 import re
 
 import pytest
+from django.utils import timezone
 
-from apps.teams.factories import MembershipFactory, TeamFactory, UserFactory
-from apps.teams.models import Membership, Team
+from apps.teams.factories import InviteFactory, MembershipFactory, TeamFactory, UserFactory
+from apps.teams.models import Invite, Membership, Team
 from tests.support import assert_rejected
 
 # --- constraints ---------------------------------------------------------------------------
@@ -49,10 +51,47 @@ def test_membership_role_must_be_a_known_choice():
 
 
 @pytest.mark.django_db
+def test_an_invite_expires_after_it_is_created():
+    invite = InviteFactory()
+    assert_rejected(
+        Invite,
+        "invite_expires_after_creation",
+        lambda: Invite.objects.create(team=invite.team, created_at=invite.created_at, expires_at=invite.created_at),
+    )
+
+
+@pytest.mark.django_db
+def test_an_invite_has_no_user_without_a_time_of_use():
+    invite = InviteFactory()
+    now = timezone.now()
+    assert_rejected(
+        Invite,
+        "invite_used_by_needs_used_at",
+        lambda: Invite.objects.create(
+            team=invite.team, created_at=now, expires_at=now + dt.timedelta(days=7), used_by=invite.created_by
+        ),
+    )
+
+
+@pytest.mark.django_db
+def test_a_used_invite_outlives_the_account_that_used_it():
+    user = UserFactory()
+    invite = InviteFactory(used_at=timezone.now(), used_by=user)
+    user.delete()
+    invite.refresh_from_db()
+    assert invite.used_by is None and invite.used_at is not None  # still used: the link stays spent
+
+
+@pytest.mark.django_db
 def test_every_constraint_of_the_app_is_tested_here():
-    """A new constraint on Team or Membership needs a test in this module."""
-    tested = {"membership_unique_user_team", "membership_role_valid"}
-    declared = {c.name for model in (Team, Membership) for c in model._meta.constraints}
+    """A new constraint on Team, Membership or Invite needs a test in this module."""
+    tested = {
+        "membership_unique_user_team",
+        "membership_role_valid",
+        "invite_expires_after_creation",
+        "invite_used_by_needs_used_at",
+    }
+    declared = {c.name for model in (Team, Membership, Invite) for c in model._meta.constraints}
     assert declared == tested
 
 
@@ -77,3 +116,11 @@ def test_membership_str_names_user_team_and_role():
     assert "ada" in text
     assert "Platform" in text
     assert "admin" in text
+
+
+@pytest.mark.django_db
+def test_invite_str_names_team_and_state():
+    invite = InviteFactory(team=TeamFactory(name="Platform"))
+    assert str(invite).startswith("Invite to Platform (until ")
+    invite.used_at = timezone.now()
+    assert str(invite) == "Invite to Platform (used)"
