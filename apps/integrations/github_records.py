@@ -103,3 +103,4 @@ class AccessReport:
     can_read_pull_requests: bool
     can_read_copilot: bool
     scopes: tuple[str, ...] = field(default=())  # a classic PAT's X-OAuth-Scopes; empty for fine-grained
+    notes: tuple[str, ...] = field(default=())  # why a flag is False (or could not be checked), one line each

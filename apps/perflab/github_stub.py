@@ -84,6 +84,7 @@ class LoggedRequest:
     bytes: int = 0  # body bytes served
     headers: dict[str, str] = field(default_factory=dict, compare=False, repr=False)  # names lower-cased
     operation: str = ""  # the GraphQL operation name of a POST /graphql
+    body: bytes = field(default=b"", compare=False, repr=False)  # what a POST sent
 
     @property
     def route(self) -> str:
@@ -1502,7 +1503,7 @@ def _handler_for(stub: GitHubStub):
             operation = _operation_of(sent) if urlparse(self.path).path == GRAPHQL_PATH else ""
             with stub._lock:
                 stub.requests.append(LoggedRequest(
-                    method, self.path, status, conditional, len(body), _lowered(self.headers), operation
+                    method, self.path, status, conditional, len(body), _lowered(self.headers), operation, sent
                 ))
             self.send_response(status)
             for name, value in headers.items():

@@ -10,9 +10,11 @@ from django.core.cache import cache
 
 from apps.integrations.github import (
     API_VERSION,
+    Forbidden,
     GitHubClient,
     GitHubError,
     GitHubUnavailable,
+    InvalidToken,
     MalformedResponse,
     NotFound,
     RateLimited,
@@ -168,8 +170,22 @@ def test_a_plain_403_is_no_rate_limit(github, client):
     github.fail_next(403, body=b'{"message": "Resource not accessible by integration"}')
     with pytest.raises(GitHubError) as excinfo:
         client.copilot_user_day_report("acme", DAY)
-    assert type(excinfo.value) is GitHubError and excinfo.value.status == 403
-    assert "Resource not accessible" in str(excinfo.value)
+    assert type(excinfo.value) is Forbidden and excinfo.value.status == 403 and not excinfo.value.retryable
+    assert "Resource not accessible" in str(excinfo.value) and excinfo.value.accepted == ""
+
+
+def test_a_403_names_the_permission_github_asks_for(github, client):
+    github.deny("copilot")
+    with pytest.raises(Forbidden) as excinfo:
+        client.copilot_user_day_report("acme", DAY)
+    assert excinfo.value.accepted == "organization_copilot_metrics=read"
+    assert "the token needs: organization_copilot_metrics=read" in str(excinfo.value)
+
+
+def test_a_401_is_an_invalid_token(github):
+    with GitHubClient("wrong-token") as intruder, pytest.raises(InvalidToken) as excinfo:
+        intruder.copilot_org_metrics("acme")
+    assert excinfo.value.status == 401 and "wrong, expired or revoked" in str(excinfo.value)
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
