@@ -48,14 +48,18 @@ def teams_for_home(user) -> QuerySet[Team]:
 
 
 def team_settings(team: Team) -> dict:
-    """What the settings page shows, in three statements whatever the team's size.
+    """What the settings page shows, in six statements whatever the team's size.
 
-    ``github``: ``{"organization", "token_set", "copilot_synced_through"}`` or None (the token itself
-    is never read: it stays encrypted in the database); ``memberships``: ``{"username", "email",
-    "role", "created_at"}`` ordered admins first, then by username; ``invites``: the pending ones
-    (unused, unexpired), newest first, with ``created_by__username``.
+    - ``github``: ``{"organization", "token_set", "copilot_synced_through"}`` or None. The token itself
+      is never read: it stays encrypted in the database.
+    - ``memberships``: ``{"user__username", "user__email", "role", "created_at"}``, admins first, then by
+      username.
+    - ``invites``: the open ones (unused, unexpired), newest first, with ``created_by__username``.
+    - ``repositories``: ``{"known", "tracked"}`` counts; ``tracked_repositories``: the tracked ones by name,
+      with their sync status (read-only here: the sync and its services own them).
+    - ``sync_statuses``: the team's last sync of each kind, in the order of ``SyncStatus.Kind``.
     """
-    from apps.integrations.models import GitHubIntegration
+    from apps.integrations.models import GitHubIntegration, SyncStatus, TrackedRepository
 
     github = (
         GitHubIntegration.objects.filter(team=team)
@@ -73,6 +77,20 @@ def team_settings(team: Team) -> dict:
         .order_by("-created_at", "-id")
         .values("id", "email", "created_at", "expires_at", "created_by__username")
     )
+    repositories = TrackedRepository.objects.filter(team=team)
+    counts = repositories.aggregate(known=Count("pk"), tracked=Count("pk", filter=Q(is_tracked=True)))
+    tracked = list(
+        repositories.filter(is_tracked=True)
+        .order_by("name_with_owner")
+        .values("name_with_owner", "is_archived", "is_private", "status", "status_detail", "last_synced_at")
+    )
+    kinds = [kind for kind, _label in SyncStatus.Kind.choices]
+    statuses = sorted(
+        SyncStatus.objects.filter(team=team).values(
+            "kind", "state", "detail", "counts", "started_at", "finished_at", "retry_at"
+        ),
+        key=lambda row: kinds.index(row["kind"]),
+    )
     return {
         "github": github
         and {
@@ -82,7 +100,27 @@ def team_settings(team: Team) -> dict:
         },
         "memberships": memberships,
         "invites": invites,
+        "repositories": counts,
+        "tracked_repositories": [
+            {**row, "status_label": TrackedRepository.Status(row["status"]).label} for row in tracked
+        ],
+        "sync_statuses": [
+            {
+                **row,
+                "kind_label": SyncStatus.Kind(row["kind"]).label,
+                "state_label": SyncStatus.State(row["state"]).label,
+                "counts_text": _counts_text(row["counts"]),
+            }
+            for row in statuses
+        ],
     }
+
+
+def _counts_text(counts) -> str:
+    """``{"created": 3, "updated": 1}`` as "created 3, updated 1"; anything else as it is."""
+    if isinstance(counts, dict):
+        return ", ".join(f"{name} {value}" for name, value in counts.items())
+    return "" if counts in (None, [], "") else str(counts)
 
 
 def github_organization(team: Team) -> str | None:

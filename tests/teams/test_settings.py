@@ -1,11 +1,13 @@
 """Team settings: admins only (everyone else the 404 of a team they may not see), the token never shown,
 removing it, the people with access, and a statement count that does not grow with the team."""
 
+import datetime as dt
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 
-from apps.integrations.factories import GitHubIntegrationFactory
+from apps.integrations.factories import GitHubIntegrationFactory, SyncStatusFactory, TrackedRepositoryFactory
 from apps.integrations.models import GitHubIntegration
 from apps.perflab.testing import assert_constant_queries
 from apps.teams.factories import InviteFactory, MembershipFactory, TeamFactory, UserFactory
@@ -28,6 +30,10 @@ def world():
     GitHubIntegrationFactory(team=platform, organization_slug="acme", access_token=TOKEN)
     GitHubIntegrationFactory(team=secret, organization_slug="secret-org", access_token="ghp_other")
     return {"platform": platform, "secret": secret, "ada": ada, "bob": bob, "eve": eve}
+
+
+def _at(hour: int) -> dt.datetime:
+    return dt.datetime(2026, 3, 2, hour, tzinfo=dt.UTC)
 
 
 def _url(name="teams:settings", slug="platform"):
@@ -116,10 +122,33 @@ def test_a_team_without_github_offers_to_connect(world):
     assert "not connected to GitHub" in body and 'name="organization"' in body
 
 
-def test_sync_sections_are_placeholders_until_the_sync_lands(world):
+def test_without_a_sync_the_repositories_and_sync_sections_say_so(world):
     body = _logged_in(world["ada"]).get(_url()).content.decode()
-    assert 'id="repositories"' in body and 'id="sync"' in body
-    assert body.count("Coming with the GitHub sync") == 2
+    assert "No repositories yet" in body and "Nothing has been synced from GitHub yet" in body
+
+
+def test_tracked_repositories_and_sync_statuses_are_shown_read_only(world):
+    platform, secret = world["platform"], world["secret"]
+    TrackedRepositoryFactory(team=platform, name_with_owner="acme/api", status="ok", last_synced_at=_at(9))
+    TrackedRepositoryFactory(
+        team=platform, name_with_owner="acme/web", status="forbidden", status_detail="the token may not read it"
+    )
+    TrackedRepositoryFactory(team=platform, name_with_owner="acme/old", is_tracked=False)
+    TrackedRepositoryFactory(team=secret, name_with_owner="secret-org/hidden")
+    SyncStatusFactory(team=platform, kind="pull_requests", state="failed", detail="GitHub answered 502")
+    SyncStatusFactory(team=platform, kind="members", state="done", counts={"created": 3, "updated": 1})
+    SyncStatusFactory(team=secret, kind="copilot", state="rate_limited")
+    body = _logged_in(world["ada"]).get(_url()).content.decode()
+    repositories = body[body.index('id="repositories"') : body.index('id="sync"')]
+    assert "2 of the organisation's 3 known repositories tracked" in repositories
+    assert "acme/api" in repositories and "2026-03-02 09:00" in repositories
+    assert "Not readable" in repositories and "the token may not read it" in repositories
+    assert "acme/old" not in repositories  # known, not tracked: counted only
+    sync = body[body.index('id="sync"') :]
+    assert sync.index("Members") < sync.index("Pull requests")  # in the order of SyncStatus.Kind
+    assert "created 3, updated 1" in sync and "GitHub answered 502" in sync and "Failed" in sync
+    assert "secret-org" not in body and "Waiting for GitHub" not in body  # nothing of another team
+    assert "<form" not in repositories + sync  # read-only
 
 
 def test_the_statement_count_does_not_grow_with_the_members():
@@ -129,6 +158,9 @@ def test_the_statement_count_does_not_grow_with_the_members():
         MembershipFactory.create_batch(size, team=team)
         GitHubIntegrationFactory(team=team)
         InviteFactory.create_batch(size // 5, team=team, created_by=admin)
+        TrackedRepositoryFactory.create_batch(size, team=team)
+        for kind in ("members", "repositories", "pull_requests", "copilot")[: 1 + size // 20]:
+            SyncStatusFactory(team=team, kind=kind)
         client = _logged_in(admin)
         url = _url(slug=team.slug)
 
@@ -140,8 +172,9 @@ def test_the_statement_count_does_not_grow_with_the_members():
         return request
 
     captures = assert_constant_queries(prepare, sizes=(5, 50))
-    # session, user, team (admin check), integration, memberships, open invites
-    assert captures[0].count <= 6, captures[0].statements()
+    # session, user, team (admin check), integration, memberships, open invites, repository counts,
+    # tracked repositories, sync statuses
+    assert captures[0].count <= 9, captures[0].statements()
 
 
 # --- removing the token ----------------------------------------------------------------------
