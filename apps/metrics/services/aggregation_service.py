@@ -4,8 +4,8 @@
 ``update_or_create`` per active member: ``apps.perflab.baselines``) with three grouped reads and
 one upsert, whatever the team's size:
 
-1. the active members, each LEFT JOINed to their PRs merged in the week and to those PRs'
-   one-to-one surveys, grouped by member: every PR figure and the answered surveys;
+1. the active members (bots left out), each LEFT JOINed to their PRs merged in the week and to
+   those PRs' one-to-one surveys, grouped by member: every PR figure and the answered surveys;
 2. the week's commits, grouped by author;
 3. the survey reviews of the week's merged PRs, grouped by the PR's author: ratings and guesses;
 4. one ``INSERT ... ON CONFLICT (team, member, week_start) DO UPDATE`` of every member's row.
@@ -63,7 +63,7 @@ def _active_members_with_pr_figures(team_id: int, lower: dt.datetime, upper: dt.
     )
     answered = Q(merged__survey__author_ai_assisted__isnull=False)
     return (
-        TeamMember.objects.filter(team_id=team_id, is_active=True)
+        TeamMember.objects.filter(team_id=team_id, is_active=True, is_bot=False)
         # the week sits in the JOIN's ON clause: members without PRs keep their (empty) row
         .annotate(merged=FilteredRelation("pull_requests", condition=merged_in_week))
         .order_by("id")
@@ -124,8 +124,8 @@ def aggregate_team_weekly_metrics(team: Team, week_start: dt.date) -> int:
     ``week_start`` may be any day: it is snapped to the Monday of its ISO week (a Wednesday
     rebuilds the week that began two days before). The week is ``[Monday 00:00 UTC, next Monday)``:
     PR figures count the member's PRs merged in it; commits count by ``committed_at``; surveys,
-    ratings and guesses are those of the member's PRs merged in it. Inactive members get no row
-    (their existing rows are left alone), PRs and commits without an author are nobody's.
+    ratings and guesses are those of the member's PRs merged in it. Inactive members and bots get no
+    row (their existing rows are left alone), PRs and commits without an author are nobody's.
 
     Four statements in one transaction whatever the team's size; re-running overwrites the same
     rows. The team's cached figures are invalidated once the transaction commits. Returns the

@@ -54,7 +54,8 @@ def _members_with_figures(team_id: int, lower: dt.datetime, upper: dt.datetime):
         .values("rating")
     )
     return (
-        TeamMember.objects.filter(team_id=team_id)
+        # bots (dependabot[bot], ...) are not people: their PRs count for the team, not as anyone's row
+        TeamMember.objects.filter(team_id=team_id, is_bot=False)
         # the range goes into the JOIN's ON clause, so members without PRs stay (LEFT JOIN)
         .annotate(merged=FilteredRelation("pull_requests", condition=merged_in_range))
         .annotate(
@@ -82,7 +83,7 @@ _MEMBERS_WITH_FIGURES = CompiledQuery(_members_with_figures, **_RANGE_PARAMETERS
 def get_team_breakdown(team, start_date: dt.date, end_date: dt.date) -> list[dict]:
     """One row per member who is active or merged a PR in the range, by display name then id.
 
-    One statement. PRs without an author are not anyone's row.
+    One statement. PRs without an author are not anyone's row, nor are bots' (``is_bot``).
     """
     lower, upper = range_bounds(start_date, end_date)
     members = _MEMBERS_WITH_FIGURES.rows(team_id=team.id, lower=lower, upper=upper)

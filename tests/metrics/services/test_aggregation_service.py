@@ -257,3 +257,15 @@ def test_a_failed_write_leaves_nothing_behind(monkeypatch, django_capture_on_com
         aggregate_team_weekly_metrics(team, BUSY_WEEK)
     assert _snapshot() == kept  # rolled back: the week's rows are gone, the earlier week untouched
     assert not callbacks and team_data_version(team.id) == version
+
+
+def test_a_bot_gets_no_weekly_row():
+    person = TeamMemberFactory()
+    bot = TeamMemberFactory(team=person.team, github_username="renovate[bot]", is_bot=True)
+    merged_at = _at(BUSY_WEEK + dt.timedelta(days=2))
+    _merged_pr(person.team, person, merged_at)
+    _merged_pr(person.team, bot, merged_at)
+    CommitFactory(team=person.team, author=bot, committed_at=merged_at)
+
+    assert aggregate_team_weekly_metrics(person.team, BUSY_WEEK) == 1
+    assert list(WeeklyMetrics.objects.values_list("member_id", "prs_merged")) == [(person.id, 1)]

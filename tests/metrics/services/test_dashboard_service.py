@@ -386,3 +386,20 @@ def test_chart_values_on_generated_data(seed):
         sizes = chart_service.pr_size_distribution(team, start, end)
         assert {row["bucket"]: row["prs"] for row in sizes} == expected["sizes"]
         assert sum(w["prs_merged"] for w in expected["cycle"]) == sum(expected["sizes"].values())
+
+
+# --- bots ---------------------------------------------------------------------------------------
+
+
+def test_a_bot_is_not_a_breakdown_row_even_with_merged_prs_but_its_prs_count_for_the_team():
+    team = TeamFactory()
+    person = TeamMemberFactory(team=team, display_name="Ada")
+    bot = TeamMemberFactory(team=team, display_name="dependabot", github_username="dependabot[bot]", is_bot=True)
+    merged_at = _merged_at(END - dt.timedelta(days=3))
+    _merged_pr(team, person, merged_at)
+    _merged_pr(team, bot, merged_at)
+    _merged_pr(team, bot, merged_at + dt.timedelta(hours=1))
+
+    rows = dashboard_service.get_team_breakdown(team, START, END)
+    assert [(row["display_name"], row["prs_merged"]) for row in rows] == [("Ada", 1)]
+    assert dashboard_service.get_key_metrics(team, START, END)["prs_merged"] == 3  # the team's figures keep them
