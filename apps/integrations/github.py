@@ -41,7 +41,9 @@ as a ``RateLimit`` so the sync can pace itself. The records are those of ``githu
   connection that overflows its ``reviews_per_pr`` / ``commits_per_pr`` is completed with its own cursor,
   100 at a time, and those requests count in ``page.requests``: a record is never truncated.
   (GitHub lists at most 250 commits of a pull request.)
-- ``check_access(org)``: ``AccessReport``, or the error that says what to fix (below).
+- ``check_access(org)``: ``AccessReport``, or the error that says what to fix. Members and pull requests
+  are required (``MissingPermission`` otherwise, naming every missing permission); Copilot metrics are
+  optional (``can_read_copilot=False``, the reason in ``notes``).
 
 Actors: ``__typename: Bot`` or a login ending in ``[bot]`` is ``GitHubUser(is_bot=True)``, and a bot's
 login is given as the REST API and webhooks spell it (GraphQL's ``dependabot`` becomes
@@ -52,7 +54,8 @@ linked to (``commit.author.user``, which GraphQL types as ``User``: a bot's comm
 Errors: ``InvalidToken`` for 401; ``RateLimited(wait_seconds)`` for 403/429 with ``Retry-After`` or an
 exhausted ``X-RateLimit-Remaining`` (or GitHub's secondary-limit message: wait a minute), and for a
 GraphQL ``RATE_LIMITED`` error; ``Forbidden`` for any other 403 and for GraphQL ``FORBIDDEN`` /
-``INSUFFICIENT_SCOPES`` (naming what GitHub says the token needs); ``GitHubUnavailable`` for 5xx, timeouts
+``INSUFFICIENT_SCOPES`` (a ``MissingPermission`` naming the permission where the request tells which, and
+what GitHub says the token needs); ``GitHubUnavailable`` for 5xx, timeouts
 and connection errors; ``NotFound`` for 404 and GraphQL ``NOT_FOUND`` (``OrganizationNotFound`` when it is
 the organisation); ``GraphQLError`` for any other ``errors`` array (an answer with errors is never used,
 even with partial data); any other 4xx is a ``GitHubError`` with status and URL; unparseable JSON or
@@ -133,15 +136,6 @@ class InvalidToken(GitHubError):
     """401: the token is wrong, expired or revoked. Not worth retrying until someone enters a new one."""
 
 
-class Forbidden(GitHubError):
-    """403 without a rate-limit signal, or a GraphQL FORBIDDEN / INSUFFICIENT_SCOPES error: the token may not
-    read this. ``accepted`` is what GitHub says would do (``X-Accepted-GitHub-Permissions``, or the scopes)."""
-
-    def __init__(self, message: str, *, accepted: str = "", status: int | None = 403, url: str = ""):
-        super().__init__(message, status=status, url=url)
-        self.accepted = accepted
-
-
 class GraphQLError(GitHubError):
     """A GraphQL answer with an ``errors`` array that no other error class names: ``messages``, ``types``
     (GitHub's ``type`` of each, "" when absent) and the raw ``errors``."""
@@ -170,6 +164,22 @@ class MissingPermission(GitHubError):
         super().__init__("the token may not read " + ", ".join(permissions), status=status, url=url)
         self.permissions = list(permissions)
         self.report: AccessReport | None = None
+
+
+class Forbidden(MissingPermission):
+    """403 without a rate-limit signal, or a GraphQL FORBIDDEN / INSUFFICIENT_SCOPES error: the token may not
+    read this. ``permissions`` names it where the request says which ("members", "pull requests", "Copilot
+    metrics"; empty when unknown); ``accepted`` is what GitHub says would do (``X-Accepted-GitHub-Permissions``,
+    or the scopes)."""
+
+    def __init__(
+        self, message: str, *, permissions: Iterable[str] = (), accepted: str = "", status: int | None = 403,
+        url: str = "",
+    ):
+        GitHubError.__init__(self, message, status=status, url=url)
+        self.permissions = list(permissions)
+        self.report = None
+        self.accepted = accepted
 
 
 class GitHubUnavailable(GitHubError):
@@ -768,7 +778,7 @@ def _raise_for_status(response: httpx.Response, url: str, *, method: str = "GET"
             "X-Accepted-OAuth-Scopes", ""
         )
         raise Forbidden(detail + (f" (the token needs: {accepted})" if accepted else ""), accepted=accepted,
-                        status=status, url=url)
+                        permissions=_permissions_named(accepted, operation), status=status, url=url)
     if status == 404:
         raise NotFound(detail, status=status, url=url)
     raise GitHubError(detail, status=status, url=url)
@@ -982,5 +992,27 @@ def _graphql_error(errors: list, response: httpx.Response, url: str, operation: 
             return OrganizationNotFound(detail, status=200, url=url)
         return NotFound(detail, status=200, url=url)
     if types & {"FORBIDDEN", "INSUFFICIENT_SCOPES"}:
-        return Forbidden(detail, status=200, url=url)
+        return Forbidden(detail, permissions=_permissions_named("", operation), status=200, url=url)
     return generic
+
+
+_PERMISSION_OF_OPERATION = {
+    "Members": "members",
+    "PullRequests": "pull requests",
+    "PullRequestReviews": "pull requests",
+    "PullRequestCommits": "pull requests",
+}
+_PERMISSION_OF_GITHUB_NAME = {"members": "members", "pull_requests": "pull requests", "copilot": "Copilot metrics"}
+
+
+def _permissions_named(accepted: str, operation: str) -> list[str]:
+    """Our names for what a 403 is about: from the GraphQL operation, else GitHub's accepted permissions."""
+    if operation in _PERMISSION_OF_OPERATION:
+        return [_PERMISSION_OF_OPERATION[operation]]
+    names = []
+    for item in accepted.replace(";", ",").split(","):
+        github_name = item.split("=", 1)[0].strip()
+        ours = next((v for k, v in _PERMISSION_OF_GITHUB_NAME.items() if k in github_name), None)
+        if ours and ours not in names:
+            names.append(ours)
+    return names

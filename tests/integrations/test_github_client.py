@@ -179,6 +179,7 @@ def test_a_403_names_the_permission_github_asks_for(github, client):
     with pytest.raises(Forbidden) as excinfo:
         client.copilot_user_day_report("acme", DAY)
     assert excinfo.value.accepted == "organization_copilot_metrics=read"
+    assert excinfo.value.permissions == ["Copilot metrics"]  # a MissingPermission, named
     assert "the token needs: organization_copilot_metrics=read" in str(excinfo.value)
 
 

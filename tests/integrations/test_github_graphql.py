@@ -220,10 +220,22 @@ def test_a_deleted_repository_and_an_unknown_organisation_are_not_found(github, 
         next(client.organization_members("nope"))
 
 
-def test_a_missing_permission_is_forbidden(github, client):
-    github.deny("pull_requests")
-    with pytest.raises(Forbidden, match="Resource not accessible"):
+def test_a_missing_permission_is_forbidden_and_named(github, client):
+    github.deny("pull_requests", "members")
+    with pytest.raises(Forbidden, match="Resource not accessible") as excinfo:
         next(client.pull_request_pages("acme/api"))
+    assert isinstance(excinfo.value, MissingPermission) and excinfo.value.permissions == ["pull requests"]
+    with pytest.raises(MissingPermission) as excinfo:
+        next(client.organization_members("acme"))
+    assert excinfo.value.permissions == ["members"] and not excinfo.value.retryable
+
+
+def test_a_classic_token_without_the_scope_is_forbidden_too(start, client):
+    github = start({"scopes": ["repo"]}, members=2, repositories=1, prs_per_repository=1)
+    github.deny("members")
+    with pytest.raises(Forbidden, match="read:org") as excinfo:
+        next(client.organization_members("acme"))
+    assert excinfo.value.permissions == ["members"]
 
 
 @pytest.mark.parametrize(
