@@ -9,7 +9,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
-from apps.teams.models import Team
+from apps.teams.models import Invite, Team
 
 # GitHub logins: letters, digits and single hyphens, not at either end, at most 39 characters.
 organization_login = RegexValidator(
@@ -70,6 +70,7 @@ class ReplaceTokenForm(forms.Form):
 
 class InviteForm(forms.Form):
     email = forms.EmailField(
+        max_length=Invite._meta.get_field("email").max_length,
         label="Their email (optional)",
         required=False,
         help_text="A note to remember who the link is for; no email is sent.",

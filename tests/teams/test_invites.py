@@ -68,9 +68,10 @@ def test_an_admin_creates_an_invite_and_sees_its_link(client, platform, ada):
     assert "works once, for 7 days" in page
 
 
-def test_a_bad_email_is_a_400_and_no_invite(client, platform, ada):
+@pytest.mark.parametrize("email", ["not an email", "a@b", "x" * 250 + "@example.com"])
+def test_a_bad_email_is_a_400_and_no_invite(client, platform, ada, email):
     client.force_login(ada)
-    response = client.post(reverse("teams:create_invite", args=["platform"]), {"email": "not an email"})
+    response = client.post(reverse("teams:create_invite", args=["platform"]), {"email": email})
     assert response.status_code == 400 and 'role="alert"' in response.content.decode()
     assert not Invite.objects.exists()
 
