@@ -21,6 +21,8 @@ lists them (``GitHubUser`` records) and, in one transaction:
 
 Only rows that change are written: a second import of the same list runs the ``SELECT`` alone and
 does not bump the team's cache version. When anything changed the version is bumped once, on commit.
+Inside a caller's transaction no savepoint is opened (as in the Copilot sync): a failure is the
+caller's failure too.
 
 ``resolve_people`` is the PR sync's side of the same rules: it finds the members of the authors,
 reviewers and committers of a page in one ``SELECT`` and creates the missing ones (inactive:
@@ -173,8 +175,10 @@ def resolve_people(team, users: Iterable[GitHubUser | None]) -> tuple[dict[Perso
     found = (
         TeamMember.objects.filter(team=team)
         .annotate(login=Lower("github_username"))
-        # the non-empty conditions let the planner read the two partial unique indexes
+        # the non-empty conditions match the two partial unique indexes' predicates, so that a big team's
+        # lookup can probe them (a small one reads its members through the team_id index)
         .filter((Q(github_id__in=ids) & ~Q(github_id="")) | (Q(login__in=logins) & ~Q(github_username="")))
+        .order_by()
         .values_list("id", "github_id", "login")
     )
     by_id, by_login = {}, {}
