@@ -68,8 +68,15 @@ def check_github_access(org: str, token: str) -> AccessReport:
         raise GitHubAccessRefused(
             "The token was refused by GitHub (wrong, expired or revoked).", field="token"
         ) from exc
-    except MissingPermission as exc:
-        needed = ", ".join(f"read {name}" for name in exc.permissions) or "read the organisation"
+    except MissingPermission as exc:  # Forbidden too: a 403 on the organisation itself names no permission
+        if not exc.permissions:
+            needs = f" GitHub says it needs: {exc.accepted}." if getattr(exc, "accepted", "") else ""
+            raise GitHubAccessRefused(
+                f"GitHub refused this token access to {org} (if the organisation uses SAML single sign-on, "
+                f"authorise the token for it).{needs}",
+                field="token",
+            ) from exc
+        needed = ", ".join(f"read {name}" for name in exc.permissions)
         raise GitHubAccessRefused(
             f"The token is missing permissions in {org}: {needed}. Grant them (read-only is enough) and try again.",
             field="token",
@@ -91,8 +98,8 @@ def check_github_access(org: str, token: str) -> AccessReport:
             field=None,
             status=502,
         ) from exc
-    except GitHubError as exc:  # another 4xx: GitHub refused the request itself
-        status = f" (HTTP {exc.status})" if exc.status else ""
+    except GitHubError as exc:  # another 4xx, or GraphQL errors: GitHub refused the request itself
+        status = f" (HTTP {exc.status})" if exc.status and exc.status >= 400 else ""
         raise GitHubAccessRefused(f"GitHub refused the check{status}. Nothing was saved.", field=None) from exc
 
 

@@ -172,10 +172,8 @@ def _join(request, token: str, found):
         return render(request, "teams/invite_join.html", context)
     try:
         team = invite_service.join_with_invite(token=token, user=request.user)
-    except invite_service.AlreadyMember as already:
-        messages.info(request, f"You already belong to {already.team.name}; the invite was not used.")
+    except invite_service.AlreadyMember as already:  # the invite stays unused
         return redirect("metrics:dashboard", already.team.slug)
-    messages.success(request, f"Welcome to {team.name}.")
     return redirect("metrics:dashboard", team.slug)
 
 
@@ -193,7 +191,6 @@ def _sign_up(request, token: str, found):
         form.add_error("username", "A user with that username already exists.")
         return _sign_up_page(request, token, found, form, status=400)
     login(request, user)
-    messages.success(request, f"Welcome to {found.team.name}.")
     return redirect("metrics:dashboard", found.team.slug)
 
 

@@ -212,6 +212,16 @@ def test_a_refused_token_is_a_400_with_the_reason_and_stores_nothing(
     assert github.request_count > 0
 
 
+def test_a_token_refused_by_the_organisation_itself_says_what_to_do(grace_client, github):
+    saml = b'{"message": "Resource protected by organization SAML enforcement."}'
+    github.fail_next(403, {}, saml, path="/orgs/acme")  # names no permission: not one the token could be granted
+    response = _create(grace_client)
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "GitHub refused this token access to acme" in body and "single sign-on" in body
+    assert _rows() == (0, 0, 0)
+
+
 def test_a_token_that_cannot_read_copilot_is_accepted_and_says_so(grace_client, github):
     github.deny("copilot")
     response = _create(grace_client)
