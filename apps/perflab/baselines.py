@@ -15,17 +15,30 @@ count grows with its N.
 | 6 missing composite indexes | ``AUDIT_INDEXES``: the candidates; the schema without them is the baseline |
 | 7 weekly aggregation loop | ``aggregate_team_weekly_metrics``: 5 reads + ``update_or_create`` per member |
 | 8 no API response caching | ``fetch_copilot_reports``: every day re-fetched, no conditional requests |
+| 8b PR sync, row by row | ``sync_pull_requests``: REST, 2 requests per PR, ~5 statements per PR, review, commit |
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+from decimal import ROUND_HALF_UP, Decimal
 
+import httpx
 from django.db.models import Avg, Count, Q, Sum
 
 from apps.integrations.copilot_records import parse_user_day
-from apps.metrics.models import AIUsageDaily, Commit, PRSurvey, PRSurveyReview, PullRequest, TeamMember, WeeklyMetrics
+from apps.metrics.models import (
+    AIUsageDaily,
+    Commit,
+    PRReview,
+    PRSurvey,
+    PRSurveyReview,
+    PullRequest,
+    TeamMember,
+    WeeklyMetrics,
+)
 from apps.metrics.services.dates import monday_of, previous_period, range_bounds
 from apps.metrics.services.numbers import percent, two_places
 from apps.metrics.services.pr_list_service import EXPORT_HEADER, export_row, filter_pull_requests
@@ -244,3 +257,123 @@ def fetch_copilot_reports(client, org: str, days: list[dt.date]) -> tuple[list[d
             report.raise_for_status()
             records.extend(json.loads(line) for line in report.text.splitlines() if line.strip())
     return records, requests
+
+
+# --- problem 8b: the PR sync a team writes first ----------------------------------------------
+
+_REVERT_TITLE = re.compile(r"revert\b", re.IGNORECASE)
+_HOTFIX_WORD = re.compile(r"\bhot-?fix", re.IGNORECASE)
+_HOTFIX_BRANCHES = ("hotfix/", "hotfix-", "hot-fix/")
+_REVIEW_STATES = ("APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED")
+
+
+def sync_pull_requests(team, client_or_base_url, token: str, repository: str) -> dict:
+    """Every PR of ``repository`` ("owner/name") with its reviews and commits, fetched and written one by one.
+
+    The REST list of PRs (every page, ``state=all``), then per PR one request for its reviews and one
+    for its commits; per login a ``TeamMember.objects.get`` (a missing person is created there and
+    then), and an ``update_or_create`` per PR, review and commit. Nothing is remembered between runs:
+    everything is fetched and written again every time. ``client_or_base_url``: an ``httpx.Client``
+    whose base URL is the GitHub API, or that URL. The shipped sync's rules (derived fields, bots,
+    outside contributors, ghosts) are applied here too, so that both store the same rows.
+    """
+    own = not isinstance(client_or_base_url, httpx.Client)
+    client = httpx.Client(base_url=client_or_base_url, timeout=30) if own else client_or_base_url
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json"}
+    counts = {"pull_requests": 0, "reviews": 0, "commits": 0, "members_created": 0, "requests": 0}
+
+    def fetch_all(url, params=None):
+        items = []
+        while url:
+            response = client.get(url, params=params, headers=headers)
+            counts["requests"] += 1
+            response.raise_for_status()
+            items.extend(response.json())
+            url, params = response.links.get("next", {}).get("url"), None
+        return items
+
+    def member(user):
+        """The member behind a REST user object; None for a deleted account (ghost) or no user."""
+        if not user or user["login"].lower() == "ghost":
+            return None
+        login = user["login"]
+        try:
+            return TeamMember.objects.get(team=team, github_username__iexact=login)  # N+1
+        except TeamMember.DoesNotExist:
+            counts["members_created"] += 1
+            return TeamMember.objects.create(  # one by one
+                team=team, display_name=login, github_username=login, github_id=str(user["id"]), is_active=False,
+                is_bot=user.get("type") == "Bot" or login.lower().endswith("[bot]"),
+            )
+
+    try:
+        pulls = fetch_all(f"/repos/{repository}/pulls", {"state": "all", "per_page": 100})
+        for pull in pulls:
+            number = pull["number"]
+            reviews = fetch_all(f"/repos/{repository}/pulls/{number}/reviews", {"per_page": 100})  # N+1
+            commits = fetch_all(f"/repos/{repository}/pulls/{number}/commits", {"per_page": 100})  # N+1
+            author = member(pull["user"])
+            created_at = _rest_time(pull["created_at"])
+            merged_at = _rest_time(pull["merged_at"])
+            state = "merged" if merged_at else pull["state"]
+            reviewed = sorted(
+                _rest_time(r["submitted_at"]) for r in reviews
+                if r.get("submitted_at") and r["state"] in _REVIEW_STATES and not _is_bot(r["user"])
+                and (r["user"] is None or r["user"]["login"] == "ghost" or pull["user"]["login"] == "ghost"
+                     or r["user"]["id"] != pull["user"]["id"])
+            )
+            first_review = reviewed[0] if reviewed else None
+            title = pull["title"]
+            branch = pull["head"]["ref"].lower()
+            pr, _ = PullRequest.objects.update_or_create(  # N+1
+                team=team, github_repo=repository, github_pr_id=number,
+                defaults={
+                    "author": author, "title": title[:500], "state": state, "pr_created_at": created_at,
+                    "merged_at": merged_at, "closed_at": _rest_time(pull["closed_at"]),
+                    "github_updated_at": _rest_time(pull["updated_at"]), "first_review_at": first_review,
+                    "cycle_time_hours": _hours(created_at, merged_at),
+                    "review_time_hours": _hours(created_at, first_review),
+                    "additions": pull["additions"], "deletions": pull["deletions"],
+                    "is_revert": bool(_REVERT_TITLE.match(title.strip())),
+                    "is_hotfix": branch.startswith(_HOTFIX_BRANCHES) or bool(_HOTFIX_WORD.search(title)),
+                },
+            )
+            counts["pull_requests"] += 1
+            for review in reviews:
+                if not review.get("submitted_at") or review["state"] not in _REVIEW_STATES:
+                    continue
+                PRReview.objects.update_or_create(  # N+1
+                    team=team, github_review_id=review["id"],
+                    defaults={"pull_request": pr, "reviewer": member(review["user"]),
+                              "state": review["state"].lower(), "submitted_at": _rest_time(review["submitted_at"])},
+                )
+                counts["reviews"] += 1
+            for commit in commits:
+                Commit.objects.update_or_create(  # N+1
+                    team=team, github_sha=commit["sha"],
+                    defaults={"github_repo": repository, "author": member(commit["author"]), "pull_request": pr,
+                              "committed_at": _rest_time(commit["commit"]["committer"]["date"]),
+                              "additions": commit["stats"]["additions"], "deletions": commit["stats"]["deletions"]},
+                )
+                counts["commits"] += 1
+    finally:
+        if own:
+            client.close()
+    return counts
+
+
+def _rest_time(value: str | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _is_bot(user: dict | None) -> bool:
+    return bool(user) and (user.get("type") == "Bot" or user["login"].lower().endswith("[bot]"))
+
+
+def _hours(start: dt.datetime, end: dt.datetime | None) -> Decimal | None:
+    """Hours between two instants, rounded half-up to two places (the shipped rule)."""
+    if end is None:
+        return None
+    return (Decimal(round((end - start).total_seconds() * 1_000_000)) / 3_600_000_000).quantize(
+        Decimal("0.01"), rounding=ROUND_HALF_UP
+    )

@@ -27,6 +27,8 @@ with their reviews and commits. It answers:
 
 - REST ``GET /user`` (the token's login, ``viewer``; ``X-OAuth-Scopes`` when ``scopes`` is set, as for a
   classic token) and ``GET /orgs/{org}``;
+- REST ``GET /repos/{org}/{repo}/pulls?state=all&per_page=&page=``, ``.../pulls/{n}/reviews`` and
+  ``.../pulls/{n}/commits``, paginated with ``Link`` headers (what the naive baseline sync reads);
 - ``POST /graphql``: a dispatcher on the operation name the client sends (``Members``, ``Repositories``,
   ``SearchRepositories``, ``PullRequests``, ``PullRequestReviews``, ``PullRequestCommits``), its variables
   checked as GitHub checks them (``first`` within 1..100, cursors it issued), and ``rateLimit`` with a
@@ -314,6 +316,8 @@ class GitHubStub:
             return self._org_report(url.path.rsplit("/", 1)[-1].removesuffix(".json"), headers)
         if url.path.startswith("/downloads/"):
             return self._download(url.path.removeprefix("/downloads/").removesuffix(".ndjson"), headers)
+        if url.path.startswith("/repos/"):
+            return self._rest_repository(url.path, parse_qs(url.query))
         return 404, {}, b'{"message": "Not Found"}'
 
     # --- the organisation: data and changes -----------------------------------------------
@@ -466,6 +470,57 @@ class GitHubStub:
         kind = "personal access token" if self.scopes is None else "OAuth token"
         headers = {"X-Accepted-GitHub-Permissions": permission, "X-Accepted-OAuth-Scopes": scopes}
         return 403, headers, json.dumps({"message": f"Resource not accessible by {kind}", "status": "403"}).encode()
+
+    # --- REST: pull requests, their reviews and commits (what a first, naive sync reads) --------
+
+    def _rest_repository(self, path: str, query: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
+        """``/repos/{o}/{r}/pulls`` (``state``, ``sort``, ``direction``), ``.../pulls/{n}/reviews``, ``.../commits``.
+
+        Paginated as GitHub paginates (``per_page`` 1..100, default 30; ``page`` from 1) with a ``Link`` header
+        (``next``, ``last``, ``first``, ``prev``). The list's items are the single-PR shape (``additions`` and
+        ``deletions`` included); each commit carries ``stats``, which GitHub gives only on ``GET /commits/{sha}``.
+        """
+        parts = path.strip("/").split("/")  # repos, owner, name, pulls[, number, reviews|commits]
+        not_found = 404, {}, b'{"message": "Not Found", "status": "404"}'
+        if len(parts) not in (4, 6) or parts[3] != "pulls" or parts[1].lower() != self.org.lower():
+            return not_found
+        if "pull_requests" in self.denied:
+            return self._forbidden_rest("pull_requests=read", "repo")
+        try:
+            per_page = int(query.get("per_page", ["30"])[0])
+            page = int(query.get("page", ["1"])[0])
+        except ValueError:
+            return 422, {}, b'{"message": "per_page and page must be integers"}'
+        per_page, page = min(max(per_page, 1), 100), max(page, 1)
+        with self._lock:
+            repo = self.organization.repositories.get(parts[2].lower())
+            if repo is None:
+                return not_found
+            if len(parts) == 4:
+                items = self._rest_pull_request_list(repo, query)
+                render = _rest_pull_request
+            else:
+                pr = repo.pull_requests.get(int(parts[4])) if parts[4].isdigit() else None
+                if pr is None or parts[5] not in ("reviews", "commits"):
+                    return not_found
+                items = list(pr.reviews if parts[5] == "reviews" else pr.commits)
+                render = (lambda review, pr=pr: _rest_review(pr, review)) if parts[5] == "reviews" else _rest_commit
+            chunk = [render(item) for item in items[(page - 1) * per_page:page * per_page]]
+        headers = {"Content-Type": "application/json"}
+        link = _link_header(f"{self.base_url}{path}", query, page, max(1, math.ceil(len(items) / per_page)))
+        if link:
+            headers["Link"] = link
+        return 200, headers, json.dumps(chunk, separators=(",", ":")).encode()
+
+    @staticmethod
+    def _rest_pull_request_list(repo: StubRepository, query: dict[str, list[str]]) -> list[StubPullRequest]:
+        state = query.get("state", ["open"])[0]
+        sort = query.get("sort", ["created"])[0]
+        direction = query.get("direction", ["desc" if sort == "created" else "asc"])[0]
+        prs = [pr for pr in repo.pull_requests.values()
+               if state == "all" or (pr.state == "OPEN") == (state == "open")]
+        key = (lambda pr: (pr.updated_at, pr.number)) if sort == "updated" else (lambda pr: (pr.created_at, pr.number))
+        return sorted(prs, key=key, reverse=direction == "desc")
 
     # --- GraphQL ----------------------------------------------------------------------------
 
@@ -1479,6 +1534,47 @@ def _rest_pull_request(pr: StubPullRequest) -> dict:
         "commits": len(pr.commits), "additions": pr.additions, "deletions": pr.deletions,
         "changed_files": max(1, len(pr.commits)), "comments": 0, "review_comments": 0,
     }
+
+
+def _rest_review(pr: StubPullRequest, review: StubReview) -> dict:
+    """A review as ``GET /repos/{o}/{r}/pulls/{n}/reviews`` lists it (states upper-case; a deleted user is ghost)."""
+    repo = pr.repository
+    return {
+        "id": review.database_id, "node_id": _node_id("PRR_", review.database_id), "user": _actor_rest(review.author),
+        "body": "", "state": review.state, "commit_id": review.commit_oid, "submitted_at": _iso(review.submitted_at),
+        "author_association": "MEMBER",
+        "html_url": f"https://github.com/{repo.name_with_owner}/pull/{pr.number}#pullrequestreview-{review.database_id}",
+        "pull_request_url": f"https://api.github.com/repos/{repo.name_with_owner}/pulls/{pr.number}",
+    }
+
+
+def _rest_commit(commit: StubCommit) -> dict:
+    """A commit as ``GET /repos/{o}/{r}/pulls/{n}/commits`` lists it; ``author`` is null when no user is linked."""
+    user = commit.author
+    name = user.login if user else "Unknown"
+    signature = {"name": name, "email": f"{name}@users.noreply.github.com", "date": _iso(commit.committed_at)}
+    return {
+        "sha": commit.oid, "node_id": _node_id("C_", int(commit.oid[:15], 16)),
+        "commit": {"author": signature, "committer": signature, "message": "A change"},
+        "author": None if user is None or user.is_bot else user.rest(),
+        "committer": None if user is None or user.is_bot else user.rest(),
+        "stats": {"additions": commit.additions, "deletions": commit.deletions,
+                  "total": commit.additions + commit.deletions},
+    }
+
+
+def _link_header(url: str, query: dict[str, list[str]], page: int, last: int) -> str:
+    """GitHub's ``Link`` header for page ``page`` of ``last``: ``next`` and ``last``, ``first`` and ``prev``."""
+    def at(number: int) -> str:
+        params = {name: values[0] for name, values in query.items()}
+        params["page"] = str(number)
+        return "<" + url + "?" + "&".join(f"{name}={value}" for name, value in params.items()) + ">"
+    links = []
+    if page < last:
+        links += [f'{at(page + 1)}; rel="next"', f'{at(last)}; rel="last"']
+    if page > 1:
+        links += [f'{at(1)}; rel="first"', f'{at(page - 1)}; rel="prev"']
+    return ", ".join(links)
 
 
 def _lowered(headers) -> dict[str, str]:

@@ -149,3 +149,23 @@ def test_report_fetch_requests_everything_every_time():
         with httpx.Client(base_url=github.base_url) as client:
             records_small, small = baselines.fetch_copilot_reports(client, "acme", days[:2])
         assert small == 4 and len(records_small) == 4  # requests grow with the days asked for
+
+
+def test_pr_sync_fetches_and_writes_every_pr_review_and_commit_one_by_one():
+    from apps.perflab import prsync
+
+    stub = prsync.stand_in(120, members=8)  # two REST pages of PRs
+    try:
+        team = prsync.fresh_team(stub, "naive")
+        stub.reset_log()
+        with httpx.Client(base_url=stub.base_url) as http, capture_queries() as capture:
+            first = baselines.sync_pull_requests(team, http, prsync.TOKEN, "acme/api")
+        requests = stub.request_count
+        again = baselines.sync_pull_requests(team, stub.base_url, prsync.TOKEN, "acme/api")  # everything again
+    finally:
+        stub.stop()
+    assert first["pull_requests"] == 120 and first["reviews"] == 240 and first["commits"] == 360
+    assert requests == first["requests"] == 2 + 2 * 120
+    assert again["requests"] == first["requests"] and again["members_created"] == 0
+    assert capture.count > 120 * 6 * 4 and capture.has_n_plus_one
+    assert "apps/perflab/baselines.py" in capture.repeated()[0].call_site
