@@ -12,8 +12,9 @@ lists them (``GitHubUser`` records) and, in one transaction:
    empties the logins that change, so that no row of the upsert meets a login another row is
    about to leave (unique indexes are checked row by row within a statement);
 4. **one** ``INSERT ... ON CONFLICT (id) DO UPDATE`` of the existing members that change: login,
-   id, ``is_bot``, ``is_active=True`` (someone back in the organisation is active again), and the
-   display name only where it is missing or just the old login (names set in tformance stay);
+   id, ``is_bot`` (set when GitHub says bot; one flagged by hand stays flagged), ``is_active=True``
+   (someone back in the organisation is active again), and the display name only where it is
+   missing or just the old login (names set in tformance stay);
    members with a GitHub identity who are no longer in the organisation become **inactive**,
    never deleted (their PRs and surveys stay theirs). Members without any GitHub identity are
    left alone: nothing here can say whether they are still there;
@@ -151,7 +152,7 @@ def _apply(member: TeamMember, user: GitHubUser) -> None:
         member.github_id = str(user.database_id)
     member.github_username = user.login
     member.is_active = True
-    member.is_bot = user.looks_like_bot
+    member.is_bot = member.is_bot or user.looks_like_bot  # a machine user flagged in tformance stays flagged
 
 
 def _state(member: TeamMember) -> tuple:

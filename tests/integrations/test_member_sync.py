@@ -234,3 +234,11 @@ def test_creating_a_member_another_transaction_created_first_returns_that_member
     created = member_sync.insert_members(team, [user("octocat", 583231)], active=False)
     assert created == {("id", "583231"): first.id}
     assert TeamMember.objects.filter(team=team).count() == 1
+
+
+def test_a_machine_user_flagged_by_hand_stays_a_bot(run):
+    team = TeamFactory()
+    machine = TeamMemberFactory(team=team, github_username="deploy-user", github_id="8", is_bot=True)
+    run(team, [user("deploy-user", 8, "Deploys")])  # a plain User on GitHub
+    machine.refresh_from_db()
+    assert machine.is_bot and machine.is_active
