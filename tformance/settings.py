@@ -141,6 +141,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.integrations.tasks.sync_all_copilot_metrics",
         "schedule": crontab(hour=3, minute=15),
     },
+    "sync-github-daily": {  # members, repositories and every tracked repository's new PRs, per team
+        "task": "apps.integrations.tasks.sync_all_github_task",
+        "schedule": crontab(hour=2, minute=30),
+    },
     "aggregate-last-week-on-mondays": {
         "task": "apps.metrics.tasks.aggregate_all_teams_last_week",
         "schedule": crontab(day_of_week="mon", hour=4, minute=0),

@@ -1,12 +1,28 @@
-"""Celery tasks of the GitHub integration: thin interfaces over the Copilot sync service."""
+"""Celery tasks of the GitHub integration: thin interfaces over the Copilot sync and the team sync.
+
+The team sync (``apps.integrations.team_sync`` holds the logic):
+
+- ``sync_team_github_task(team_id)``: members, then the repository list, then a chord: one
+  ``sync_repository_task(team_id, repository_id)`` per tracked repository (a group, so the
+  repositories sync in parallel on as many workers as there are), whose outcomes
+  ``finish_pull_request_sync_task`` sums into the team's pull-request ``SyncStatus``.
+- ``sync_repository_task``: one repository, under its Redis lock (a second run of the same one
+  returns ``outcome="locked"`` at once). A spent rate limit is retried at GitHub's ``resetAt`` with
+  ``self.retry(countdown=...)``, never a sleep; a refused token (401) is never retried. It always ends
+  with an outcome (the chord needs one from each), "failed" when retries are exhausted.
+- ``sync_all_github_task``: the daily beat entry, one team task per team with a token.
+- ``start_team_sync(team_id)``: what the team pages call after connecting or replacing a token.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import chord, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import transaction
 
-from apps.integrations.github import GitHubUnavailable, RateLimited
+from apps.integrations.github import GitHubError, GitHubUnavailable, RateLimited
 from apps.integrations.models import GitHubIntegration
 from tformance.celery import enqueue_on_commit
 
@@ -48,4 +64,101 @@ def sync_all_copilot_metrics() -> int:
     team_ids = list(GitHubIntegration.objects.values_list("team_id", flat=True))
     for team_id in team_ids:
         enqueue_on_commit(sync_copilot_metrics_task, team_id)
+    return len(team_ids)
+
+
+# --- the team sync: members, repositories, pull requests -----------------------------------------
+
+REPOSITORY_MAX_RETRIES = 12  # rate-limit waits are at most an hour each
+REPOSITORY_SOFT_TIME_LIMIT = 25 * 60  # then the run stops between pages and goes on in a fresh task
+REPOSITORY_TIME_LIMIT = 30 * 60  # below team_sync.LOCK_SECONDS: the lock outlives the task
+TEAM_SOFT_TIME_LIMIT = 10 * 60
+TEAM_TIME_LIMIT = 12 * 60
+
+
+def start_team_sync(team_id: int) -> None:
+    """Sync the team's GitHub data once the current transaction commits (teams call this, not Celery)."""
+    enqueue_on_commit(sync_team_github_task, team_id)
+
+
+def _team(team_id: int):
+    from apps.teams.models import Team
+
+    return Team.objects.filter(pk=team_id).first()
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES, soft_time_limit=TEAM_SOFT_TIME_LIMIT, time_limit=TEAM_TIME_LIMIT)
+def sync_team_github_task(self, team_id: int) -> dict:
+    """Members and the repository list now, then a chord of one task per tracked repository."""
+    from apps.integrations import team_sync
+
+    team = _team(team_id)
+    if team is None:
+        return {"outcome": "skipped", "detail": "no such team"}
+    try:
+        started = team_sync.start_team_sync(team)
+    except team_sync.TokenRefused as refused:
+        logger.warning("GitHub sync of team %s: %s; not retried", team_id, refused)
+        return {"outcome": "token_refused", "detail": str(refused)}
+    except (RateLimited, GitHubUnavailable) as error:
+        countdown = retry_countdown(error, self.request.retries)
+        logger.warning("GitHub sync of team %s: %s; retrying in %s s", team_id, error, countdown)
+        raise self.retry(exc=error, countdown=countdown) from error
+    repository_ids = started.pop("repository_ids")
+    if repository_ids:
+        header = [sync_repository_task.s(team_id, repository_id) for repository_id in repository_ids]
+        transaction.on_commit(lambda: chord(header)(finish_pull_request_sync_task.s(team_id)))
+    return {"outcome": "started", "tracked": len(repository_ids), **started}
+
+
+@shared_task(
+    bind=True,
+    max_retries=REPOSITORY_MAX_RETRIES,
+    soft_time_limit=REPOSITORY_SOFT_TIME_LIMIT,
+    time_limit=REPOSITORY_TIME_LIMIT,
+)
+def sync_repository_task(self, team_id: int, repository_id: int) -> dict:
+    """One tracked repository's pull requests; always returns an outcome (see the module doc)."""
+    from apps.integrations import team_sync
+
+    team = _team(team_id)
+    if team is None:
+        return {"repository_id": repository_id, "outcome": "skipped", "detail": "no such team"}
+    try:
+        outcome = team_sync.sync_tracked_repository(team, repository_id)
+    except team_sync.TokenRefused as refused:
+        logger.warning("PR sync of repository %s (team %s): %s; not retried", repository_id, team_id, refused)
+        return {"repository_id": repository_id, "outcome": "token_refused", "detail": str(refused)}
+    except (RateLimited, GitHubUnavailable, SoftTimeLimitExceeded) as error:
+        if self.request.retries >= self.max_retries:
+            return {"repository_id": repository_id, "outcome": "failed", "detail": f"gave up: {error}"}
+        countdown = 1 if isinstance(error, SoftTimeLimitExceeded) else retry_countdown(error, self.request.retries)
+        logger.warning("PR sync of repository %s (team %s): %s; retrying in %s s", repository_id, team_id,
+                       error or "time limit", countdown)  # fmt: skip
+        raise self.retry(exc=error, countdown=countdown) from error
+    except GitHubError as error:  # recorded on the repository by pr_sync; the others go on
+        logger.warning("PR sync of repository %s (team %s) failed: %s", repository_id, team_id, error)
+        return {"repository_id": repository_id, "outcome": "failed", "detail": f"{type(error).__name__}: {error}"}
+    if outcome["outcome"] == "locked":
+        logger.info("repository %s is being synced by another worker: nothing to do", repository_id)
+    return outcome
+
+
+@shared_task
+def finish_pull_request_sync_task(outcomes: list[dict], team_id: int) -> dict:
+    """The chord's end: the team's pull-request status from every repository's outcome."""
+    from apps.integrations import team_sync
+
+    team = _team(team_id)
+    if team is None:
+        return {"outcome": "skipped"}
+    return team_sync.finish_pull_requests(team, outcomes)
+
+
+@shared_task
+def sync_all_github_task() -> int:
+    """The daily fan-out: one team sync per team with a token. Returns how many were enqueued."""
+    team_ids = list(GitHubIntegration.objects.exclude(access_token="").values_list("team_id", flat=True))
+    for team_id in team_ids:
+        enqueue_on_commit(sync_team_github_task, team_id)
     return len(team_ids)

@@ -275,18 +275,31 @@ def tracked_repository_ids(team) -> list[int]:
     )
 
 
+def start_team_sync(team) -> dict:
+    """The team sync's first part: members and the repository list, then the pull-request status ``running``
+    (``done`` at once with no tracked repository). Returns ``members``, ``repositories`` and
+    ``repository_ids``, the tracked repositories to sync next (one task each)."""
+    members = sync_team_members(team)
+    repositories = refresh_repositories(team)
+    repository_ids = tracked_repository_ids(team)
+    if repository_ids:
+        record_sync_state(team=team, kind=Kind.PULL_REQUESTS, state=State.RUNNING)
+    else:
+        finish_pull_requests(team, [])
+    return {"members": members, "repositories": repositories, "repository_ids": repository_ids}
+
+
 def sync_team(team) -> dict:
     """The whole sync in this process, in order (what the tasks do across workers): members, the repository
     list, then each tracked repository. Raises ``TokenRefused`` and ``RetryAt`` as the steps do."""
-    members = sync_team_members(team)
-    repositories = refresh_repositories(team)
-    record_sync_state(team=team, kind=Kind.PULL_REQUESTS, state=State.RUNNING)
+    started = start_team_sync(team)
     outcomes = []
-    for repository_id in tracked_repository_ids(team):
+    for repository_id in started["repository_ids"]:
         try:
             outcomes.append(sync_tracked_repository(team, repository_id))
         except (TokenRefused, RetryAt):
             raise
         except GitHubError as error:
             outcomes.append({"repository_id": repository_id, "outcome": "failed", "detail": str(error)})
-    return {"members": members, "repositories": repositories, "pull_requests": finish_pull_requests(team, outcomes)}
+    summary = finish_pull_requests(team, outcomes) if outcomes else None
+    return {"members": started["members"], "repositories": started["repositories"], "pull_requests": summary}

@@ -31,6 +31,7 @@ def test_broker_and_backend_are_the_configured_redis():
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert scheduled == {
         "apps.integrations.tasks.sync_all_copilot_metrics",
+        "apps.integrations.tasks.sync_all_github_task",
         "apps.metrics.tasks.aggregate_all_teams_last_week",
     }
     app.loader.import_default_modules()
@@ -93,15 +94,29 @@ def test_a_real_worker_completes_a_sync():
     with GitHubStub(org="acme") as github:
         for back in range(30):
             day = yesterday - dt.timedelta(days=back)
-            github.set_day(day, [{"user_login": login, "day": day.isoformat(), "code_generation_activity_count": 5,
-                                  "code_acceptance_activity_count": 2} for login in logins])
+            github.set_day(
+                day,
+                [
+                    {
+                        "user_login": login,
+                        "day": day.isoformat(),
+                        "code_generation_activity_count": 5,
+                        "code_acceptance_activity_count": 2,
+                    }
+                    for login in logins
+                ],
+            )
         command = [
             sys.executable, "-m", "celery", "-A", "tformance", "worker", "-Q", queue, "--pool", "solo",
             "--concurrency", "1", "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
         ]  # fmt: skip
         worker = subprocess.Popen(
-            command, cwd=REPO, env=_worker_env(queue, github.base_url),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            command,
+            cwd=REPO,
+            env=_worker_env(queue, github.base_url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         try:
             outcome = sync_copilot_metrics_task.apply_async(args=[team.id], queue=queue).get(timeout=120)
@@ -127,3 +142,143 @@ def test_a_github_outage_is_retried_then_the_sync_completes(settings):
         outcome = sync_copilot_metrics_task.apply(args=[team.id])  # eager: the retry runs at once
         assert github.requests[0].status == 503
     assert outcome.get()["rows_written"] == AIUsageDaily.objects.filter(team=team).count() > 0
+
+
+# --- the team's GitHub sync ----------------------------------------------------------------------
+
+GITHUB_TOKEN = "ghp_celerysync00000000000000000000000000"
+
+
+@pytest.fixture
+def organization(settings):
+    """A running stand-in for "acme" with a small organisation; the API URL points at it."""
+    with GitHubStub.with_organization("acme", GITHUB_TOKEN, members=6, repositories=3, prs_per_repository=7) as stub:
+        settings.GITHUB_API_URL = stub.base_url
+        yield stub
+
+
+@pytest.fixture
+def eager():
+    """Groups and chords run in this process (the real-worker test above covers the broker)."""
+    was = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = was
+
+
+def _tracked_team():
+    from apps.integrations import team_sync
+    from apps.integrations.models import TrackedRepository
+    from apps.integrations.repository_sync import set_tracked
+
+    team = TeamFactory()
+    GitHubIntegrationFactory(team=team, organization_slug="acme", access_token=GITHUB_TOKEN)
+    team_sync.refresh_repositories(team)
+    names = list(TrackedRepository.objects.filter(team=team).values_list("name_with_owner", flat=True))
+    set_tracked(team=team, names=names)
+    return team
+
+
+@pytest.mark.django_db
+def test_the_team_task_syncs_members_then_a_chord_of_repositories(
+    organization, eager, django_capture_on_commit_callbacks
+):
+    from apps.integrations.models import SyncStatus
+    from apps.integrations.tasks import sync_team_github_task
+    from apps.metrics.models import PullRequest
+
+    team = _tracked_team()
+    organization.reset_log()
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = sync_team_github_task.apply(args=[team.id]).get()
+    assert outcome["outcome"] == "started" and outcome["tracked"] == 3
+    assert organization.count_operation("PullRequests") == 3  # 7 PRs: one page per repository
+    assert PullRequest.objects.filter(team=team).count() == organization.organization.pull_request_count
+    status = SyncStatus.objects.get(team=team, kind=SyncStatus.Kind.PULL_REQUESTS)
+    assert status.state == SyncStatus.State.DONE
+    assert status.counts["pull_requests"] == organization.organization.pull_request_count
+    assert status.counts["repositories"] == 3
+
+
+@pytest.mark.django_db
+def test_a_spent_rate_limit_is_retried_at_the_reset(organization, monkeypatch):
+    from celery.exceptions import Retry
+
+    from apps.integrations.models import SyncStatus, TrackedRepository
+    from apps.integrations.tasks import sync_repository_task
+    from apps.metrics.models import PullRequest
+
+    team = _tracked_team()
+    repository = TrackedRepository.objects.filter(team=team).first()
+    reset_at = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(minutes=30)
+    organization.set_rate_limit(remaining=0, reset_at=reset_at)
+    scheduled = []
+
+    def retry(*, exc=None, countdown=None, **options):  # record what the worker would schedule
+        scheduled.append(countdown)
+        return Retry(exc=exc, when=countdown)
+
+    monkeypatch.setattr(sync_repository_task, "retry", retry)
+    result = sync_repository_task.apply(args=[team.id, repository.pk])
+    assert result.state == "RETRY"
+    [countdown] = scheduled
+    assert abs(countdown - 30 * 60) <= 3  # GitHub's resetAt, +1 s
+    assert PullRequest.objects.filter(team=team).count() == 0
+    status = SyncStatus.objects.get(team=team, kind=SyncStatus.Kind.PULL_REQUESTS)
+    assert status.state == SyncStatus.State.RATE_LIMITED
+    assert abs((status.retry_at - reset_at).total_seconds()) <= 2  # from GitHub's X-RateLimit-Reset
+
+
+@pytest.mark.django_db
+def test_a_refused_token_is_not_retried(organization, monkeypatch):
+    from apps.integrations import team_sync
+    from apps.integrations.models import SyncStatus, TrackedRepository
+    from apps.integrations.tasks import sync_repository_task, sync_team_github_task
+
+    team = _tracked_team()
+    repository = TrackedRepository.objects.filter(team=team).first()
+    organization.token = "ghp_revoked"
+    organization.reset_log()
+    monkeypatch.setattr(sync_repository_task, "retry", lambda **kw: pytest.fail("retried a 401"))
+    monkeypatch.setattr(sync_team_github_task, "retry", lambda **kw: pytest.fail("retried a 401"))
+    assert sync_repository_task.apply(args=[team.id, repository.pk]).get()["outcome"] == "token_refused"
+    assert sync_team_github_task.apply(args=[team.id]).get()["outcome"] == "token_refused"
+    assert organization.request_count == 2  # one each
+    for kind in (SyncStatus.Kind.PULL_REQUESTS, SyncStatus.Kind.MEMBERS):
+        status = SyncStatus.objects.get(team=team, kind=kind)
+        assert (status.state, status.detail) == (SyncStatus.State.FAILED, team_sync.TOKEN_REFUSED)
+
+
+@pytest.mark.django_db
+def test_a_second_task_on_a_locked_repository_exits_at_once(organization):
+    from apps.integrations import team_sync
+    from apps.integrations.models import TrackedRepository
+    from apps.integrations.tasks import sync_repository_task
+
+    team = _tracked_team()
+    repository = TrackedRepository.objects.filter(team=team).first()
+    held = team_sync.repository_lock(repository.pk)
+    assert held.acquire(blocking=False)
+    organization.reset_log()
+    try:
+        assert sync_repository_task.apply(args=[team.id, repository.pk]).get()["outcome"] == "locked"
+    finally:
+        held.release()
+    assert organization.request_count == 0
+
+
+@pytest.mark.django_db
+def test_the_daily_fan_out_and_the_first_sync_wait_for_the_commit(django_capture_on_commit_callbacks, monkeypatch):
+    from apps.integrations.tasks import start_team_sync, sync_all_github_task, sync_team_github_task
+
+    sent = []
+    monkeypatch.setattr(sync_team_github_task, "apply_async", lambda args, kwargs: sent.append(args))
+    with_token = GitHubIntegrationFactory.create_batch(2)
+    GitHubIntegrationFactory(access_token="")  # nothing to sync with
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert sync_all_github_task() == 2
+        start_team_sync(with_token[0].team_id)
+    assert sent == []
+    for callback in callbacks:
+        callback()
+    assert sorted(sent) == sorted([(i.team_id,) for i in with_token] + [(with_token[0].team_id,)])
