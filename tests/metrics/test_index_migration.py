@@ -40,14 +40,6 @@ def composite_indexes() -> dict[str, tuple[list[str], bool]]:
         return {name: (list(columns), valid) for name, columns, valid in cursor.fetchall()}
 
 
-@pytest.fixture
-def migrate_forward_at_the_end(transactional_db):
-    try:
-        yield
-    finally:
-        call_command("migrate", "metrics", verbosity=0)
-
-
 def test_the_migration_is_non_atomic_and_concurrent():
     migration = import_module(f"apps.metrics.migrations.{MIGRATION}").Migration
     assert migration.atomic is False

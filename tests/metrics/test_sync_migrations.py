@@ -6,7 +6,6 @@ These tests migrate for real (``transactional_db``) and always migrate forward a
 import io
 from importlib import import_module
 
-import pytest
 from django.core.management import call_command
 from django.db import connection
 
@@ -28,14 +27,6 @@ def columns(table: str) -> set[str]:
 def review_constraints() -> dict:
     with connection.cursor() as cursor:
         return connection.introspection.get_constraints(cursor, PRReview._meta.db_table)
-
-
-@pytest.fixture
-def migrate_forward_at_the_end(transactional_db):
-    try:
-        yield
-    finally:
-        call_command("migrate", "metrics", verbosity=0)
 
 
 def test_back_to_0002_keeps_the_columns_todays_models_read(migrate_forward_at_the_end):
