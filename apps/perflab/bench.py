@@ -45,13 +45,17 @@ class Scale:
     sync_users: int
     sync_teams: int
     repeat: int
+    pr_sync_prs: int = 200  # the shipped PR sync's initial run (2 reviews, 3 commits each)
+    pr_sync_baseline_prs: int = 200  # the size at which baseline and shipped sync run side by side
+    pr_sync_repositories: int = 1  # the initial run's PRs spread over these
 
 
 QUICK = Scale(
     "quick", teams=5, members=50, prs_per_member=20, export_rows=10_000, sync_users=50, sync_teams=5, repeat=7
 )
 FULL = Scale(
-    "default", teams=50, members=200, prs_per_member=100, export_rows=100_000, sync_users=500, sync_teams=50, repeat=15
+    "default", teams=50, members=200, prs_per_member=100, export_rows=100_000, sync_users=500, sync_teams=50, repeat=15,
+    pr_sync_prs=10_000, pr_sync_baseline_prs=1_000, pr_sync_repositories=4,
 )
 
 
@@ -563,6 +567,49 @@ def bench_copilot_sync(team, users: int, days: int = 28, log: Callable[[str], No
     ]
 
 
+def bench_pr_sync(prs: int, baseline_prs: int, repositories: int = 1) -> list[Row]:
+    """PR sync (issue 12): ``apps.perflab.prsync``'s experiment, each variant run once.
+
+    The baseline and the shipped sync side by side at ``baseline_prs`` (one repository): the same rows,
+    at least 20x fewer statements and 10x faster. The shipped sync's initial run at ``prs`` (over
+    ``repositories``; at 10,000 PRs under 20 s) and its unchanged re-sync (1 request per repository, 0 writes).
+    """
+    from apps.perflab import prsync
+
+    side = prsync.experiment(baseline_prs)
+    if not side.same_rows:
+        raise DifferentAnswer("PR sync: the shipped sync and the baseline stored different rows")
+    big = prsync.experiment(prs, repositories=repositories, baseline=False) if prs != baseline_prs else side
+    shipped, naive = side.shipped, side.baseline
+    statement_ratio = naive.statements / max(shipped.statements, 1)
+    speedup = naive.seconds / shipped.seconds
+    detail = "2 reviews x 3 commits each"
+    size = f"{big.prs:,} PRs, {detail}" + (f", {repositories} repositories" if repositories > 1 else "")
+    timed = big.prs >= 10_000
+    initial = big.shipped
+    most = max(initial.page_statements, default=0)
+    return [
+        Row("PR sync (initial)", size, initial.statements, "<= 8 per page", most <= 8,
+            median_ms=initial.seconds * 1000, time_budget="< 20 s" if timed else "(reported)",
+            time_ok=initial.seconds < 20 if timed else None,
+            extra={"requests": initial.requests, "pages": initial.pages, "most_statements_per_page": most,
+                   "pull_requests": initial.pull_requests, "reviews": initial.reviews, "commits": initial.commits},
+            time_figure="wall time", time_unit="s", time_attempts=[initial.seconds]),
+        Row("PR sync (vs baseline)", f"{side.prs:,} PRs, {detail}", shipped.statements, ">= 20x fewer",
+            statement_ratio >= 20, median_ms=shipped.seconds * 1000, time_budget=">= 10x faster",
+            time_ok=speedup >= 10, baseline_statements=naive.statements, baseline_median_ms=naive.seconds * 1000,
+            speedup=speedup,
+            extra={"statement_ratio": round(statement_ratio, 1), "requests": shipped.requests,
+                   "baseline_requests": naive.requests, "same_rows": side.same_rows},
+            time_figure="speed-up", time_unit="x", time_attempts=[speedup]),
+        Row("PR sync (unchanged)", size, big.unchanged.statements, "0 writes",
+            big.unchanged.writes == 0 and big.unchanged.requests == repositories,
+            median_ms=big.unchanged.seconds * 1000,
+            extra={"rows_written": big.unchanged.writes, "requests": big.unchanged.requests,
+                   "repositories": repositories}),
+    ]
+
+
 def bench_dashboard_page(
     team, user, size: str, budget_ms: float | None, repeat: int, log: Callable[[str], None] = _silent
 ) -> list[Row]:
@@ -680,6 +727,7 @@ def _run_bench(scale: Scale, log: Callable[[str], None], progress: bool) -> Repo
                                             log)]),
         ("Copilot sync", lambda: bench_copilot_sync(Team.objects.get(pk=seeded["sync"].team_ids[0]), scale.sync_users,
                                                     log=log)),
+        ("PR sync", lambda: bench_pr_sync(scale.pr_sync_prs, scale.pr_sync_baseline_prs, scale.pr_sync_repositories)),
         ("weekly aggregation", lambda: [bench_weekly_aggregation(main_team, size, scale.repeat, log)]),
         ("dashboard page", lambda: bench_dashboard_page(fifty_team, user, "50 members", 50, scale.repeat, log)
          + (bench_dashboard_page(main_team, user, size, 100 if scale.members >= 200 else None, scale.repeat, log)

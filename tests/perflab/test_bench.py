@@ -141,3 +141,15 @@ def test_request_logs_are_quiet_during_the_bench_and_restored_after(caplog):
         raise RuntimeError("a failed measurement")
     requests.info("after the bench")
     assert [r.getMessage() for r in caplog.records] == ["after the bench"]
+
+
+@pytest.mark.django_db
+def test_pr_sync_rows_come_from_one_experiment_each():
+    rows = bench.bench_pr_sync(40, 20)
+    assert [row.path for row in rows] == ["PR sync (initial)", "PR sync (vs baseline)", "PR sync (unchanged)"]
+    initial, versus, unchanged = rows
+    assert initial.statements_ok and initial.extra["pull_requests"] == 40 and initial.extra["requests"] == 1
+    assert versus.statements_ok and versus.baseline_statements > 20 * versus.statements
+    assert versus.extra["same_rows"] is True and versus.extra["baseline_requests"] == 1 + 2 * 20
+    assert unchanged.statements == 0 and unchanged.statements_ok and unchanged.extra["requests"] == 1
+    assert bench.FULL.pr_sync_prs == 10_000 and bench.FULL.pr_sync_baseline_prs == 1_000
