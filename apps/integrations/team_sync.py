@@ -33,6 +33,7 @@ import math
 from collections.abc import Iterable, Iterator
 
 from django.core.cache import cache
+from django.db import transaction
 from django.utils import timezone
 
 from apps.integrations.github import (
@@ -43,12 +44,14 @@ from apps.integrations.github import (
     NotFound,
     RateLimited,
 )
-from apps.integrations.github_records import PullRequestPage
+from apps.integrations.github_records import PullRequestPage, Repository
 from apps.integrations.member_sync import import_members
 from apps.integrations.models import GitHubIntegration, SyncStatus, TrackedRepository
 from apps.integrations.pr_sync import sync_repository
-from apps.integrations.repository_sync import store_repositories
+from apps.integrations.repository_sync import set_tracked, store_repositories
 from apps.integrations.sync_status import record_sync_state
+from apps.metrics.models import TeamMember
+from apps.metrics.services.team_cache import bump_team_data_version
 
 Kind = SyncStatus.Kind
 State = SyncStatus.State
@@ -73,6 +76,11 @@ class RetryAt(RateLimited):
 
 
 # --- the client -------------------------------------------------------------------------------
+
+
+def has_token(team) -> bool:
+    """The team has a GitHub integration with a token (one statement; the token is not read)."""
+    return GitHubIntegration.objects.filter(team=team).exclude(access_token="").exists()
 
 
 def team_client(team) -> tuple[GitHubIntegration, GitHubClient]:
@@ -158,8 +166,6 @@ def refresh_repositories(team, query: str | None = None) -> dict[str, int]:
 
 def _store_found(team, repositories: list) -> dict[str, int]:
     """Search results: ``store_repositories`` on the known list plus these, so nothing else is marked gone."""
-    from apps.integrations.github_records import Repository
-
     known = {
         row.name_with_owner: Repository(row.name_with_owner, row.github_id, row.is_archived, row.is_private)
         for row in TrackedRepository.objects.filter(team=team).exclude(status=TrackedRepository.Status.NOT_FOUND)
@@ -303,3 +309,59 @@ def sync_team(team) -> dict:
             outcomes.append({"repository_id": repository_id, "outcome": "failed", "detail": str(error)})
     summary = finish_pull_requests(team, outcomes) if outcomes else None
     return {"members": started["members"], "repositories": started["repositories"], "pull_requests": summary}
+
+
+# --- the settings page's side ------------------------------------------------------------------
+
+REPOSITORIES_SHOWN = 100  # rows of the repository table without a search
+MAX_POSTED_NAMES = 1000
+
+
+def repositories_for_settings(team, query: str = "") -> list[dict]:
+    """The stored repositories for the settings table, tracked first, then by name; one statement.
+
+    ``query`` filters by name (case-insensitive); without one, at most ``REPOSITORIES_SHOWN`` rows. The
+    page never asks GitHub on its own: "List from GitHub" (``refresh_repositories``) fills this table.
+    """
+    rows = TrackedRepository.objects.filter(team=team)
+    if query:
+        rows = rows.filter(name_with_owner__icontains=query)
+    rows = rows.order_by("-is_tracked", "name_with_owner").values(
+        "id", "name_with_owner", "is_tracked", "is_archived", "is_private", "status", "status_detail", "last_synced_at"
+    )
+    return [
+        {**row, "status_label": TrackedRepository.Status(row["status"]).label}
+        for row in rows[: MAX_POSTED_NAMES if query else REPOSITORIES_SHOWN]
+    ]
+
+
+def track_repositories(*, team, shown: list[str], checked: list[str]) -> dict[str, int]:
+    """The settings form: of the ``shown`` repositories, exactly the ``checked`` ones are tracked; the
+    tracked ones not shown (another search) stay tracked. ``UnknownRepositories`` for a name that is
+    not one of the organisation's (nothing written); ``ValueError`` for a checked name not shown."""
+    shown_lower = {name.lower() for name in shown}
+    if not {name.lower() for name in checked} <= shown_lower:
+        raise ValueError("a repository was checked that the form did not show")
+    tracked = TrackedRepository.objects.filter(team=team, is_tracked=True).values_list("name_with_owner", flat=True)
+    keep = [name for name in tracked if name.lower() not in shown_lower]
+    return set_tracked(team=team, names=[*keep, *checked])
+
+
+def members_for_settings(team) -> list[dict]:
+    """The team's people from GitHub (with a login), active first, bots last, by login; one statement."""
+    return list(
+        TeamMember.objects.filter(team=team)
+        .exclude(github_username="")
+        .order_by("is_bot", "-is_active", "github_username")
+        .values("id", "display_name", "github_username", "github_id", "is_active", "is_bot")
+    )
+
+
+def set_member_active(*, team, member_id: int, active: bool) -> bool:
+    """Make one of the team's members active or not: one ``UPDATE``; False when it is not this team's member
+    (nothing written). It bumps the team's cache version on commit (figures count active members only)."""
+    with transaction.atomic():
+        changed = TeamMember.objects.filter(team=team, pk=member_id).update(is_active=active)
+        if changed:
+            bump_team_data_version(team.id)
+    return bool(changed)

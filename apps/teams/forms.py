@@ -79,3 +79,55 @@ class InviteForm(forms.Form):
 
 class SignUpForm(UserCreationForm):
     """Username and password twice; Django's password validators run on the password."""
+
+
+# --- GitHub: repositories to track, members' active toggle --------------------------------------
+
+repository_name = RegexValidator(
+    r"\A[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}/[A-Za-z0-9._-]{1,100}\Z",
+    "A repository is owner/name, as on GitHub.",
+)
+
+
+class RepositorySearchForm(forms.Form):
+    """``?q=`` filters the stored repositories; ``?list=1`` (the "List from GitHub" button) asks GitHub live."""
+
+    q = forms.CharField(label="Search repositories", max_length=100, required=False,
+                        validators=[no_control_characters])  # fmt: skip
+    list = forms.BooleanField(required=False)
+
+
+class RepositoryNamesField(forms.Field):
+    """Several ``owner/name`` values of one form name (checkboxes or hidden inputs)."""
+
+    widget = forms.MultipleHiddenInput
+    MAX = 1000
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return []
+        if not isinstance(value, list | tuple):
+            value = [value]
+        if len(value) > self.MAX:
+            raise ValidationError(f"At most {self.MAX} repositories at once.")
+        names = [str(name).strip() for name in value]
+        for name in names:
+            repository_name(name)
+        return names
+
+
+class TrackRepositoriesForm(forms.Form):
+    shown = RepositoryNamesField(required=True)  # the rows the form listed
+    track = RepositoryNamesField(required=False, widget=forms.CheckboxSelectMultiple)  # the checked ones
+
+    def clean(self):
+        cleaned = super().clean()
+        shown = {name.lower() for name in cleaned.get("shown", [])}
+        if any(name.lower() not in shown for name in cleaned.get("track", [])):
+            raise ValidationError("A repository was checked that the form did not list.")
+        return cleaned
+
+
+class MemberActiveForm(forms.Form):
+    member = forms.IntegerField(min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
+    active = forms.TypedChoiceField(choices=[("1", "active"), ("0", "inactive")], coerce=lambda value: value == "1")

@@ -18,9 +18,22 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.defaults import page_not_found
 
+from apps.integrations import team_sync
+from apps.integrations.github import GitHubError
+from apps.integrations.repository_sync import UnknownRepositories
+from apps.integrations.tasks import start_team_sync
 from apps.teams import invites as invite_service
 from apps.teams import onboarding
-from apps.teams.forms import ConnectGitHubForm, CreateTeamForm, InviteForm, ReplaceTokenForm, SignUpForm
+from apps.teams.forms import (
+    ConnectGitHubForm,
+    CreateTeamForm,
+    InviteForm,
+    MemberActiveForm,
+    ReplaceTokenForm,
+    RepositorySearchForm,
+    SignUpForm,
+    TrackRepositoriesForm,
+)
 from apps.teams.services import get_team_for_admin, github_organization, is_member, team_settings, teams_for_home
 
 
@@ -43,6 +56,7 @@ def create_team(request):
     except onboarding.GitHubAccessRefused as refused:
         form.add_error(refused.field, refused.message)
         return _create_page(request, form, status=refused.status)
+    start_team_sync(team.id)  # the first sync: members and the repository list, once committed
     messages.success(request, f"{team.name} is created and connected to GitHub: {_access_summary(access)}")
     return redirect("teams:settings", team.slug)
 
@@ -83,7 +97,12 @@ def _settings_url(team, section: str = "") -> str:
     return reverse("teams:settings", args=[team.slug]) + (f"#{section}" if section else "")
 
 
-def _settings_page(request, team, *, status: int = 200, github_form=None, invite_form=None):
+def _settings_page(
+    request, team, *, status: int = 200, github_form=None, invite_form=None, search=None, github_problem="",
+    repository_problem="", member_problem="", sync_problem="",
+):  # fmt: skip
+    """The settings page. Statements: ``team_settings`` (six) plus the repository table and the members
+    (one each), whatever the sizes. GitHub is asked only by "List from GitHub" (``?list=1``)."""
     overview = team_settings(team)
     for invite in overview["invites"]:
         invite["link"] = request.build_absolute_uri(
@@ -91,12 +110,24 @@ def _settings_page(request, team, *, status: int = 200, github_form=None, invite
         )
     if github_form is None:
         github_form = ReplaceTokenForm() if overview["github"] else ConnectGitHubForm()
+    search = search or RepositorySearchForm()
+    query = search.cleaned_data.get("q", "") if search.is_bound and search.is_valid() else ""
+    repository_rows = team_sync.repositories_for_settings(team, query) if overview["github"] else []
     context = {
         "team": team,
         **overview,
         "github_form": github_form,
         "invite_form": invite_form or InviteForm(),
         "invite_days": invite_service.Invite.VALIDITY.days,
+        "search": search,
+        "query": query,
+        "repository_rows": repository_rows,
+        "repositories_capped": not query and len(repository_rows) >= team_sync.REPOSITORIES_SHOWN,
+        "github_members": team_sync.members_for_settings(team),
+        "github_problem": github_problem,
+        "repository_problem": repository_problem,
+        "member_problem": member_problem,
+        "sync_problem": sync_problem,
     }
     return render(request, "teams/settings.html", context, status=status)
 
@@ -104,7 +135,35 @@ def _settings_page(request, team, *, status: int = 200, github_form=None, invite
 @require_GET
 @team_admin_view
 def team_settings_page(request, team):
-    return _settings_page(request, team)
+    search = RepositorySearchForm(request.GET)
+    if not search.is_valid():
+        return _settings_page(
+            request, team, status=400, search=RepositorySearchForm(), repository_problem=_problems(search)
+        )
+    if not search.cleaned_data["list"]:
+        return _settings_page(request, team, search=search)
+    problem, status = _list_from_github(team, search.cleaned_data["q"])
+    return _settings_page(request, team, status=status, search=search, github_problem=problem)
+
+
+def _problems(form) -> str:
+    """A refused form's reasons on one line, each with its field ("shown: ...")."""
+    return "; ".join(
+        f"{name}: {error}" if name != "__all__" else error for name, errors in form.errors.items() for error in errors
+    )
+
+
+def _list_from_github(team, query: str) -> tuple[str, int]:
+    """The organisation's repositories (matching ``query``) listed live and stored; a problem as text."""
+    try:
+        team_sync.refresh_repositories(team, query or None)
+    except team_sync.TokenRefused as refused:
+        return f"GitHub did not list the repositories: {refused}.", 502
+    except team_sync.RetryAt as limited:
+        return f"GitHub's rate limit is spent until {limited.retry_at:%Y-%m-%d %H:%M} UTC; list them again then.", 503
+    except GitHubError as error:
+        return f"GitHub did not list the repositories ({type(error).__name__}): {error}", 502
+    return "", 200
 
 
 @require_POST
@@ -123,6 +182,7 @@ def github_access(request, team):
     except onboarding.GitHubAccessRefused as refused:
         form.add_error(refused.field if refused.field in form.fields else None, refused.message)
         return _settings_page(request, team, status=refused.status, github_form=form)
+    start_team_sync(team.id)  # a new token (or organisation): sync with it
     messages.success(request, f"GitHub accepted the token, which is saved: {_access_summary(access)}")
     return redirect(_settings_url(team, "github"))
 
@@ -135,6 +195,54 @@ def remove_token(request, team):
     else:
         messages.info(request, "There was no token to remove.")
     return redirect(_settings_url(team, "github"))
+
+
+@require_POST
+@team_admin_view
+def track_repositories(request, team):
+    """Of the repositories the form listed, track exactly the checked ones (the others keep their choice)."""
+    form = TrackRepositoriesForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, team, status=400, repository_problem=_problems(form))
+    try:
+        counts = team_sync.track_repositories(
+            team=team, shown=form.cleaned_data["shown"], checked=form.cleaned_data["track"]
+        )
+    except UnknownRepositories as unknown:
+        problem = (
+            "Not repositories of the organisation (as last listed from GitHub): "
+            + ", ".join(unknown.names)
+            + ". Nothing was changed; list them from GitHub first."
+        )
+        return _settings_page(request, team, status=400, repository_problem=problem)
+    messages.success(request, f"{counts['tracked']} repositor{'y' if counts['tracked'] == 1 else 'ies'} "
+                              "tracked of those listed; \"Sync now\" fetches their pull requests.")  # fmt: skip
+    return redirect(_settings_url(team, "repositories"))
+
+
+@require_POST
+@team_admin_view
+def member_active(request, team):
+    """One of the team's members active or not; another team's member (or no such one) is a 404."""
+    form = MemberActiveForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, team, status=400, member_problem=_problems(form))
+    member, active = form.cleaned_data["member"], form.cleaned_data["active"]
+    if not team_sync.set_member_active(team=team, member_id=member, active=active):
+        return page_not_found(request, Http404("No such member."))
+    messages.success(request, "The member is active again." if active else "The member is now inactive.")
+    return redirect(_settings_url(team, "github-members"))
+
+
+@require_POST
+@team_admin_view
+def sync_now(request, team):
+    """Queue the team's sync (members, repositories, tracked PRs); the statuses below follow it."""
+    if not team_sync.has_token(team):
+        return _settings_page(request, team, status=400, sync_problem="Set a GitHub token first: nothing to sync with.")
+    start_team_sync(team.id)
+    messages.success(request, "Sync queued: members, repositories, then the tracked repositories' pull requests.")
+    return redirect(_settings_url(team, "sync"))
 
 
 @require_POST

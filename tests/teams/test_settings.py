@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from apps.integrations.factories import GitHubIntegrationFactory, SyncStatusFactory, TrackedRepositoryFactory
 from apps.integrations.models import GitHubIntegration
+from apps.metrics.factories import TeamMemberFactory
 from apps.perflab.testing import assert_constant_queries
 from apps.teams.factories import InviteFactory, MembershipFactory, TeamFactory, UserFactory
 from apps.teams.models import Membership
@@ -127,7 +128,7 @@ def test_without_a_sync_the_repositories_and_sync_sections_say_so(world):
     assert "No repositories yet" in body and "Nothing has been synced from GitHub yet" in body
 
 
-def test_tracked_repositories_and_sync_statuses_are_shown_read_only(world):
+def test_repositories_and_sync_statuses_are_shown(world):
     platform, secret = world["platform"], world["secret"]
     TrackedRepositoryFactory(team=platform, name_with_owner="acme/api", status="ok", last_synced_at=_at(9))
     TrackedRepositoryFactory(
@@ -143,12 +144,14 @@ def test_tracked_repositories_and_sync_statuses_are_shown_read_only(world):
     assert "2 of the organisation's 3 known repositories tracked" in repositories
     assert "acme/api" in repositories and "2026-03-02 09:00" in repositories
     assert "Not readable" in repositories and "the token may not read it" in repositories
-    assert "acme/old" not in repositories  # known, not tracked: counted only
+    old = repositories[repositories.index("acme/old") - 200 :]
+    assert 'value="acme/old" aria-label="Track acme/old">' in old  # listed, unchecked
+    assert 'value="acme/api" aria-label="Track acme/api" checked>' in repositories
     sync = body[body.index('id="sync"') :]
     assert sync.index("Members") < sync.index("Pull requests")  # in the order of SyncStatus.Kind
     assert "created 3, updated 1" in sync and "GitHub answered 502" in sync and "Failed" in sync
     assert "secret-org" not in body and "Waiting for GitHub" not in body  # nothing of another team
-    assert "<form" not in repositories + sync  # read-only
+    assert "secret-org/hidden" not in repositories
 
 
 def test_the_statement_count_does_not_grow_with_the_members():
@@ -159,6 +162,7 @@ def test_the_statement_count_does_not_grow_with_the_members():
         GitHubIntegrationFactory(team=team)
         InviteFactory.create_batch(size // 5, team=team, created_by=admin)
         TrackedRepositoryFactory.create_batch(size, team=team)
+        TeamMemberFactory.create_batch(size, team=team)
         for kind in ("members", "repositories", "pull_requests", "copilot")[: 1 + size // 20]:
             SyncStatusFactory(team=team, kind=kind)
         client = _logged_in(admin)
@@ -173,8 +177,8 @@ def test_the_statement_count_does_not_grow_with_the_members():
 
     captures = assert_constant_queries(prepare, sizes=(5, 50))
     # session, user, team (admin check), integration, memberships, open invites, repository counts,
-    # tracked repositories, sync statuses
-    assert captures[0].count <= 9, captures[0].statements()
+    # tracked repositories, sync statuses, the repository table, the members from GitHub
+    assert captures[0].count <= 11, captures[0].statements()
 
 
 # --- removing the token ----------------------------------------------------------------------
@@ -230,3 +234,181 @@ def test_connecting_needs_a_valid_organisation_login(world):
         body = response.content.decode()
         assert 'role="alert"' in body and "ghp_abc" not in body  # the token field is emptied
     assert not GitHubIntegration.objects.filter(team=world["platform"]).exists()
+
+
+# --- repositories, members and "Sync now" ------------------------------------------------------
+
+
+@pytest.fixture
+def acme(settings):
+    """The stand-in serving "acme" for Platform's token; the API URL points at it."""
+    from apps.perflab.github_stub import GitHubStub
+
+    with GitHubStub.with_organization("acme", TOKEN, members=4, repositories=3, prs_per_repository=2) as stub:
+        settings.GITHUB_API_URL = stub.base_url
+        yield stub
+
+
+def _repositories_section(body: str) -> str:
+    return body[body.index('id="repositories"') : body.index('id="github-members"')]
+
+
+def test_listing_from_github_stores_the_repositories_and_a_plain_view_asks_nothing(world, acme):
+    from apps.integrations.models import TrackedRepository
+
+    client = _logged_in(world["ada"])
+    acme.reset_log()
+    assert client.get(_url()).status_code == 200
+    assert acme.request_count == 0  # the page never asks GitHub on its own
+    response = client.get(_url(), {"list": "1"})
+    assert response.status_code == 200
+    assert acme.count_operation("Repositories") == 1
+    names = sorted(f"acme/{repo.name}" for repo in acme.organization.repositories.values())
+    assert sorted(TrackedRepository.objects.filter(team=world["platform"]).values_list("name_with_owner", flat=True)) \
+        == names  # fmt: skip
+    section = _repositories_section(response.content.decode())
+    assert all(f'name="track" value="{name}"' in section for name in names)
+    # a search asks GitHub's search for the name, and the table shows the matches
+    short = names[0].split("/")[1]
+    searched = client.get(_url(), {"list": "1", "q": short})
+    assert acme.count_operation("SearchRepositories") == 1
+    assert names[0] in _repositories_section(searched.content.decode())
+
+
+def test_a_refused_token_in_the_live_listing_is_shown_not_a_500(world, acme):
+    acme.token = "ghp_somethingelse"
+    response = _logged_in(world["ada"]).get(_url(), {"list": "1"})
+    assert response.status_code == 502
+    section = _repositories_section(response.content.decode())
+    assert 'role="alert"' in section and "the token was refused; enter a new one in settings" in section
+
+
+def test_an_unreachable_github_in_the_live_listing_is_shown_not_a_500(world, settings):
+    settings.GITHUB_API_URL = "http://127.0.0.1:9"  # nothing listens there
+    response = _logged_in(world["ada"]).get(_url(), {"list": "1"})
+    assert response.status_code == 502
+    assert "GitHub did not list the repositories" in response.content.decode()
+
+
+@pytest.mark.parametrize("q", ["x" * 101, "\u202e"])  # a NUL is refused before any view (RejectNulMiddleware)
+def test_a_bad_search_is_a_400_with_a_reason(world, q):
+    response = _logged_in(world["ada"]).get(_url(), {"q": q, "list": "1"})
+    assert response.status_code == 400
+    assert 'role="alert"' in _repositories_section(response.content.decode())
+
+
+def test_tracking_changes_only_the_rows_listed(world):
+    from apps.integrations.models import TrackedRepository
+
+    platform = world["platform"]
+    for name, tracked in [("acme/api", True), ("acme/web", False), ("acme/old", True)]:
+        TrackedRepositoryFactory(team=platform, name_with_owner=name, is_tracked=tracked)
+    TrackedRepositoryFactory(team=world["secret"], name_with_owner="secret-org/hidden", is_tracked=False)
+    response = _logged_in(world["ada"]).post(
+        _url("teams:track_repositories"), {"shown": ["acme/api", "acme/web"], "track": ["acme/web"]}
+    )
+    assert response.status_code == 302 and response["Location"] == _url() + "#repositories"
+    tracked = TrackedRepository.objects.filter(is_tracked=True).values_list("name_with_owner", flat=True)
+    assert sorted(tracked) == ["acme/old", "acme/web"]  # acme/old was not on the form: it stays
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"shown": ["acme/nope"], "track": ["acme/nope"]},  # not a repository of the organisation
+        {"shown": ["secret-org/hidden"], "track": ["secret-org/hidden"]},  # another team's
+        {"shown": ["acme/api"], "track": ["acme/web"]},  # checked but not listed
+        {"shown": ["../etc"], "track": []},
+        {"track": ["acme/api"]},  # nothing listed
+        {"shown": ["acme/api/x"], "track": []},
+    ],
+)
+def test_unknown_or_malformed_repositories_are_a_400_and_nothing_changes(world, data):
+    from apps.integrations.models import TrackedRepository
+
+    TrackedRepositoryFactory(team=world["platform"], name_with_owner="acme/api", is_tracked=False)
+    TrackedRepositoryFactory(team=world["platform"], name_with_owner="acme/web", is_tracked=True)
+    TrackedRepositoryFactory(team=world["secret"], name_with_owner="secret-org/hidden", is_tracked=False)
+    before = sorted(TrackedRepository.objects.values_list("name_with_owner", "is_tracked"))
+    response = _logged_in(world["ada"]).post(_url("teams:track_repositories"), data)
+    assert response.status_code == 400
+    section = _repositories_section(response.content.decode())
+    assert 'role="alert"' in section
+    if data["track"] == ["acme/nope"]:
+        assert "Not repositories of the organisation" in section and "acme/nope" in section
+    assert sorted(TrackedRepository.objects.values_list("name_with_owner", "is_tracked")) == before
+
+
+def test_members_are_listed_with_bots_marked_and_toggled(world, django_capture_on_commit_callbacks):
+    from apps.metrics.models import TeamMember
+    from apps.metrics.services.team_cache import team_data_version
+
+    platform = world["platform"]
+    grace = TeamMemberFactory(team=platform, github_username="grace", display_name="Grace Hopper")
+    TeamMemberFactory(team=platform, github_username="dependabot[bot]", is_bot=True, is_active=False)
+    TeamMemberFactory(team=world["secret"], github_username="mallory")
+    client = _logged_in(world["ada"])
+    body = client.get(_url()).content.decode()
+    people = body[body.index('id="github-members"') : body.index('id="sync"')]
+    assert "grace" in people and "Grace Hopper" in people and "mallory" not in people
+    bot_row = people[people.index("dependabot[bot]") :].split("</tr>")[0]
+    assert "bot" in bot_row and "inactive" in bot_row
+    version = team_data_version(platform.id)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(_url("teams:member_active"), {"member": grace.pk, "active": "0"})
+    assert response.status_code == 302 and response["Location"] == _url() + "#github-members"
+    assert not TeamMember.objects.get(pk=grace.pk).is_active
+    assert team_data_version(platform.id) != version  # the figures count active members only
+    client.post(_url("teams:member_active"), {"member": grace.pk, "active": "1"})
+    assert TeamMember.objects.get(pk=grace.pk).is_active
+
+
+def test_another_teams_member_is_a_404_and_bad_input_a_400(world):
+    from apps.metrics.models import TeamMember
+
+    mallory = TeamMemberFactory(team=world["secret"], github_username="mallory")
+    client = _logged_in(world["ada"])
+    assert client.post(_url("teams:member_active"), {"member": mallory.pk, "active": "0"}).status_code == 404
+    assert client.post(_url("teams:member_active"), {"member": 2**62, "active": "0"}).status_code == 404
+    for data in [{}, {"member": "x", "active": "0"}, {"member": mallory.pk, "active": "maybe"},
+                 {"member": 2**64, "active": "0"}, {"member": "-1", "active": "1"}]:  # fmt: skip
+        response = client.post(_url("teams:member_active"), data)
+        assert response.status_code == 400, data
+        assert 'role="alert"' in response.content.decode()
+    assert TeamMember.objects.get(pk=mallory.pk).is_active
+    # and Eve (Secret's admin) may not toggle Platform's members either: Platform is a 404 to her
+    grace = TeamMemberFactory(team=world["platform"], github_username="grace")
+    response = _logged_in(world["eve"]).post(_url("teams:member_active"), {"member": grace.pk, "active": "0"})
+    assert response.status_code == 404 and TeamMember.objects.get(pk=grace.pk).is_active
+
+
+def test_sync_now_queues_the_team_sync_once_committed(world, django_capture_on_commit_callbacks, monkeypatch):
+    from apps.integrations.tasks import sync_team_github_task
+
+    sent = []
+    monkeypatch.setattr(sync_team_github_task, "apply_async", lambda args, kwargs: sent.append(args))
+    client = _logged_in(world["ada"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(_url("teams:sync_now"))
+    assert response.status_code == 302 and response["Location"] == _url() + "#sync"
+    assert sent == [(world["platform"].id,)]
+    assert "Sync queued" in client.get(_url()).content.decode()
+
+
+def test_sync_now_without_a_token_is_a_400_and_queues_nothing(world, django_capture_on_commit_callbacks, monkeypatch):
+    from apps.integrations.tasks import sync_team_github_task
+
+    sent = []
+    monkeypatch.setattr(sync_team_github_task, "apply_async", lambda args, kwargs: sent.append(args))
+    GitHubIntegration.objects.filter(team=world["platform"]).update(access_token="")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _logged_in(world["ada"]).post(_url("teams:sync_now"))
+    assert response.status_code == 400 and "Set a GitHub token first" in response.content.decode()
+    assert sent == []
+
+
+@pytest.mark.parametrize("name", ["teams:track_repositories", "teams:member_active", "teams:sync_now"])
+def test_the_new_actions_are_admin_only_posts(world, name):
+    assert _logged_in(world["ada"]).get(_url(name)).status_code == 405
+    assert _logged_in(world["bob"]).post(_url(name), {}).status_code == 404
+    assert _logged_in(world["ada"], enforce_csrf_checks=True).post(_url(name), {}).status_code == 403
