@@ -49,13 +49,23 @@ def sync_copilot_metrics_task(self, team_id: int) -> dict:
     if integration is None:
         logger.warning("no GitHub integration for team %s: nothing to sync", team_id)
         return {"skipped": "no integration"}
+    from apps.integrations import team_sync
+
+    team = integration.team
     try:
-        result = sync_copilot_metrics(integration.team)
+        with team_sync.recording_status(team, "copilot"):  # running, then failed / rate_limited on an error
+            result = sync_copilot_metrics(team)
+    except team_sync.TokenRefused as refused:
+        logger.warning("Copilot sync of team %s: %s; not retried", team_id, refused)
+        return {"skipped": str(refused)}
     except (RateLimited, GitHubUnavailable) as error:
         countdown = retry_countdown(error, self.request.retries)
         logger.warning("Copilot sync of team %s: %s; retrying in %s s", team_id, error, countdown)
         raise self.retry(exc=error, countdown=countdown) from error
-    return result.as_dict()
+    outcome = result.as_dict()
+    counts = {name: value for name, value in outcome.items() if isinstance(value, int) and not isinstance(value, bool)}
+    team_sync.record_sync_state(team=team, kind="copilot", state="done", counts=counts)
+    return outcome
 
 
 @shared_task

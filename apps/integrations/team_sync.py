@@ -102,7 +102,7 @@ def _as_retry(error: RateLimited) -> RetryAt:
 
 
 @contextlib.contextmanager
-def _status(team, kind: str):
+def recording_status(team, kind: str):
     """``running`` now; on the way out ``failed``/``rate_limited`` for an error (re-raised, token 401 as
     ``TokenRefused``). The caller records ``done`` itself, with its counts."""
     record_sync_state(team=team, kind=kind, state=State.RUNNING)
@@ -126,7 +126,7 @@ def _status(team, kind: str):
 
 def sync_team_members(team) -> dict[str, int]:
     """The organisation's members into ``TeamMember`` (one request per 100); ``SyncStatus`` kind members."""
-    with _status(team, Kind.MEMBERS):
+    with recording_status(team, Kind.MEMBERS):
         integration, client = team_client(team)
         with client:
             users = [user for page in client.organization_members(integration.organization_slug) for user in page]
@@ -154,7 +154,7 @@ def refresh_repositories(team, query: str | None = None) -> dict[str, int]:
     With ``query`` only the matching ones are listed: they are stored without marking the others gone
     (a search is not the whole list), so a search only ever adds or updates rows.
     """
-    with _status(team, Kind.REPOSITORIES):
+    with recording_status(team, Kind.REPOSITORIES):
         repositories = list_repositories(team, query)
         if query and query.strip():
             counts = _store_found(team, repositories)

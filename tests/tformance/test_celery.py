@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.test import override_settings
 
 from apps.integrations.factories import GitHubIntegrationFactory
 from apps.integrations.github import GitHubUnavailable, RateLimited
@@ -282,3 +283,64 @@ def test_the_daily_fan_out_and_the_first_sync_wait_for_the_commit(django_capture
     for callback in callbacks:
         callback()
     assert sorted(sent) == sorted([(i.team_id,) for i in with_token] + [(with_token[0].team_id,)])
+
+
+@pytest.mark.django_db
+def test_the_copilot_task_records_its_status(settings):
+    from apps.integrations.models import SyncStatus
+
+    team = TeamFactory()
+    TeamMemberFactory(team=team, github_username="ada")
+    GitHubIntegrationFactory(team=team, organization_slug="acme", access_token=GITHUB_TOKEN)
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    with GitHubStub(org="acme", token=GITHUB_TOKEN) as github:
+        github.set_day(
+            yesterday, [{"user_login": "ada", "day": yesterday.isoformat(), "code_generation_activity_count": 3}]
+        )
+        settings.GITHUB_API_URL = github.base_url
+        outcome = sync_copilot_metrics_task.apply(args=[team.id]).get()
+        status = SyncStatus.objects.get(team=team, kind=SyncStatus.Kind.COPILOT)
+        assert status.state == SyncStatus.State.DONE
+        assert status.counts["rows_written"] == outcome["rows_written"] > 0
+        github.token = "ghp_revoked"
+        assert "token was refused" in sync_copilot_metrics_task.apply(args=[team.id]).get()["skipped"]
+    status.refresh_from_db()
+    assert (status.state, status.detail) == (
+        SyncStatus.State.FAILED,
+        "the token was refused; enter a new one in settings",
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_runs_the_team_sync_chord():
+    from apps.integrations.models import SyncStatus
+    from apps.integrations.tasks import sync_team_github_task
+    from apps.metrics.models import PullRequest
+
+    queue = f"test-{os.getpid()}-{time.monotonic_ns()}"
+    with GitHubStub.with_organization("acme", GITHUB_TOKEN, members=5, repositories=2, prs_per_repository=60) as stub:
+        with override_settings(GITHUB_API_URL=stub.base_url):
+            team = _tracked_team()
+        command = [
+            sys.executable, "-m", "celery", "-A", "tformance", "worker", "-Q", queue, "--pool", "threads",
+            "--concurrency", "2", "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
+        ]  # fmt: skip
+        worker = subprocess.Popen(
+            command, cwd=REPO, env=_worker_env(queue, stub.base_url),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            started = sync_team_github_task.apply_async(args=[team.id], queue=queue).get(timeout=120)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                status = SyncStatus.objects.filter(team=team, kind=SyncStatus.Kind.PULL_REQUESTS).first()
+                if status and status.state != SyncStatus.State.RUNNING:
+                    break
+                time.sleep(0.2)
+        finally:
+            worker.terminate()
+            output, _ = worker.communicate(timeout=60)
+    assert started["tracked"] == 2, output
+    assert status.state == SyncStatus.State.DONE, (status.detail, output)
+    assert status.counts["pull_requests"] == PullRequest.objects.filter(team=team).count() == 120
+    assert status.counts["pages"] == 4  # 60 PRs a repository, 50 a page
