@@ -412,3 +412,24 @@ def test_the_new_actions_are_admin_only_posts(world, name):
     assert _logged_in(world["ada"]).get(_url(name)).status_code == 405
     assert _logged_in(world["bob"]).post(_url(name), {}).status_code == 404
     assert _logged_in(world["ada"], enforce_csrf_checks=True).post(_url(name), {}).status_code == 403
+
+
+def test_setting_a_token_or_creating_a_team_queues_the_first_sync(
+    world, acme, django_capture_on_commit_callbacks, monkeypatch
+):
+    from apps.integrations.tasks import sync_team_github_task
+    from apps.teams.models import Team
+
+    sent = []
+    monkeypatch.setattr(sync_team_github_task, "apply_async", lambda args, kwargs: sent.append(args))
+    client = _logged_in(world["ada"])
+    with django_capture_on_commit_callbacks(execute=True):
+        replaced = client.post(_url("teams:github_access"), {"token": TOKEN})
+    assert replaced.status_code == 302 and sent == [(world["platform"].id,)]
+    with django_capture_on_commit_callbacks(execute=True):
+        created = client.post(reverse("teams:create"), {"name": "Mobile", "organization": "acme", "token": TOKEN})
+    assert created.status_code == 302
+    assert sent[1:] == [(Team.objects.get(name="Mobile").id,)]
+    with django_capture_on_commit_callbacks(execute=True):  # a refused token queues nothing
+        assert client.post(_url("teams:github_access"), {"token": "ghp_wrong"}).status_code >= 400
+    assert len(sent) == 2
