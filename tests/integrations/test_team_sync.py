@@ -226,3 +226,28 @@ def test_a_search_adds_repositories_without_marking_the_others_gone(start):
     assert names[0] in [r.name_with_owner for r in found]
     team_sync.refresh_repositories(team, short)
     assert not TrackedRepository.objects.filter(team=team, status=TrackedRepository.Status.NOT_FOUND).exists()
+
+
+def test_a_full_sync_costs_a_fixed_number_of_statements_and_requests_per_page(start, capsys):
+    """Two sizes, the same shape: requests = member pages + 1 (repository list) + PR pages; statements grow
+    by at most 8 a committed page (6 outside a test's transaction, whose savepoint adds 2), nothing per PR."""
+    measured = []
+    for prs in (100, 300):  # 2 and 6 pages of 50 per repository
+        stub = start(members=40, repositories=2, prs_per_repository=prs)
+        team = connected_team()
+        track_all(team)
+        stub.reset_log()
+        with capture_queries(call_sites=False) as statements:
+            result = team_sync.sync_team(team)
+        pages = result["pull_requests"]["pages"]
+        assert pages == 2 * prs // 50
+        assert stub.count_operation("PullRequests") == pages
+        assert stub.request_count == 1 + 1 + pages  # 40 members: one page; no nested overflow at 2 reviews, 3 commits
+        measured.append((prs, pages, stub.request_count, statements.count))
+        stub.stop()
+    (_, pages_a, _, statements_a), (_, pages_b, _, statements_b) = measured
+    per_page = (statements_b - statements_a) / (pages_b - pages_a)
+    # a page's people upsert is skipped when everyone on it is known already: at most 8, not exactly
+    assert 6 <= per_page <= 8, measured
+    with capsys.disabled():
+        print(f"\nfull sync (2 repositories x PRs, pages, requests, statements): {measured}; {per_page:.0f} a page")
