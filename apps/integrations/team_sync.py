@@ -249,8 +249,9 @@ SUMMED = ("pull_requests", "reviews", "commits", "requests", "pages")
 
 
 def finish_pull_requests(team, outcomes: list[dict]) -> dict:
-    """The team's pull-request ``SyncStatus`` from its repositories' outcomes: ``done`` with summed counts,
-    or ``failed`` when a repository could not be synced (the reasons in ``detail``)."""
+    """The team's pull-request ``SyncStatus`` from its repositories' outcomes: ``done`` with summed counts
+    (repositories not found or not readable counted and named in ``detail``: the others are synced), or
+    ``failed`` when a repository's sync failed or the token was refused."""
     counts = {"repositories": len(outcomes)}
     for name in SUMMED:
         counts[name] = sum(int(o.get(name) or 0) for o in outcomes)
@@ -260,15 +261,15 @@ def finish_pull_requests(team, outcomes: list[dict]) -> dict:
         found = sum(o.get("outcome") == outcome for o in outcomes)
         if found:
             counts[outcome] = found
+    detail = "; ".join(
+        f"{o.get('repository', o.get('repository_id'))}: {o.get('detail') or o['outcome']}" for o in problems
+    )
     if any(o.get("outcome") == "token_refused" for o in outcomes):
         state, detail = State.FAILED, TOKEN_REFUSED
-    elif problems:
+    elif any(o.get("outcome") == "failed" for o in outcomes):
         state = State.FAILED
-        detail = "; ".join(
-            f"{o.get('repository', o.get('repository_id'))}: {o.get('detail') or o['outcome']}" for o in problems
-        )
-    else:
-        state, detail = State.DONE, ""
+    else:  # done, with the repositories GitHub no longer shows (or lets read) named in the detail
+        state = State.DONE
     record_sync_state(team=team, kind=Kind.PULL_REQUESTS, state=state, detail=detail, counts=counts)
     return {"state": state, "detail": detail, **counts}
 

@@ -153,6 +153,7 @@ def test_a_deleted_repository_is_marked_and_the_others_sync(start):
     assert set(PullRequest.objects.filter(team=team).values_list("github_repo", flat=True)) == set(names[1:])
     summary = team_sync.finish_pull_requests(team, outcomes)
     assert summary["not_found"] == 1 and gone in summary["detail"]
+    assert summary["state"] == SyncStatus.State.DONE and summary["repositories"] == 3
 
 
 def test_a_spent_rate_limit_stops_after_the_committed_page_and_says_when(start):
@@ -251,3 +252,26 @@ def test_a_full_sync_costs_a_fixed_number_of_statements_and_requests_per_page(st
     assert 6 <= per_page <= 8, measured
     with capsys.disabled():
         print(f"\nfull sync (2 repositories x PRs, pages, requests, statements): {measured}; {per_page:.0f} a page")
+
+
+def test_a_token_revoked_mid_way_keeps_the_committed_pages_and_is_not_retried(start):
+    stub = start(members=5, repositories=1, prs_per_repository=30)
+    team = connected_team()
+    [name] = track_all(team)
+    repository = TrackedRepository.objects.get(team=team, name_with_owner=name)
+    stub.set_rate_limit(remaining=1)  # the run stops after its first page...
+    with pytest.raises(team_sync.RetryAt):
+        team_sync.sync_tracked_repository(team, repository.pk, page_size=10)
+    stub.set_rate_limit(remaining=5000)
+    stub.token = "ghp_revoked"  # ...and the token is revoked before it resumes
+    stub.reset_log()
+    with pytest.raises(team_sync.TokenRefused):
+        team_sync.sync_tracked_repository(team, repository.pk, page_size=10)
+    assert stub.request_count == 1
+    assert PullRequest.objects.filter(team=team).count() == 10  # page 1 stays
+    repository.refresh_from_db()
+    assert repository.resume_cursor and repository.status == TrackedRepository.Status.FORBIDDEN
+    pr_status = status(team, SyncStatus.Kind.PULL_REQUESTS)
+    assert (pr_status.state, pr_status.detail) == (SyncStatus.State.FAILED, team_sync.TOKEN_REFUSED)
+    summary = team_sync.finish_pull_requests(team, [{"repository": name, "outcome": "token_refused"}])
+    assert (summary["state"], summary["detail"]) == (SyncStatus.State.FAILED, team_sync.TOKEN_REFUSED)
