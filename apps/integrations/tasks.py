@@ -146,8 +146,9 @@ def sync_repository_task(self, team_id: int, repository_id: int) -> dict:
         logger.warning("PR sync of repository %s (team %s): %s; retrying in %s s", repository_id, team_id,
                        error or "time limit", countdown)  # fmt: skip
         raise self.retry(exc=error, countdown=countdown) from error
-    except GitHubError as error:  # recorded on the repository by pr_sync; the others go on
-        logger.warning("PR sync of repository %s (team %s) failed: %s", repository_id, team_id, error)
+    except Exception as error:  # recorded on the repository by pr_sync; the chord needs an outcome, the others go on
+        log = logger.warning if isinstance(error, GitHubError) else logger.exception
+        log("PR sync of repository %s (team %s) failed: %s", repository_id, team_id, error)
         return {"repository_id": repository_id, "outcome": "failed", "detail": f"{type(error).__name__}: {error}"}
     if outcome["outcome"] == "locked":
         logger.info("repository %s is being synced by another worker: nothing to do", repository_id)

@@ -344,3 +344,21 @@ def test_a_real_worker_runs_the_team_sync_chord():
     assert status.state == SyncStatus.State.DONE, (status.detail, output)
     assert status.counts["pull_requests"] == PullRequest.objects.filter(team=team).count() == 120
     assert status.counts["pages"] == 4  # 60 PRs a repository, 50 a page
+
+
+@pytest.mark.django_db
+def test_a_malformed_page_fails_that_repository_and_the_chord_still_finishes(
+    organization, eager, django_capture_on_commit_callbacks
+):
+    from apps.integrations.models import SyncStatus, TrackedRepository
+    from apps.integrations.tasks import sync_team_github_task
+
+    team = _tracked_team()
+    organization.fail_next(200, {"Content-Type": "application/json"}, b"{not json", operation="PullRequests")
+    with django_capture_on_commit_callbacks(execute=True):
+        sync_team_github_task.apply(args=[team.id]).get()
+    status = SyncStatus.objects.get(team=team, kind=SyncStatus.Kind.PULL_REQUESTS)
+    assert status.state == SyncStatus.State.FAILED and "MalformedResponse" in status.detail
+    assert status.counts["failed"] == 1 and status.counts["repositories"] == 3
+    statuses = sorted(TrackedRepository.objects.filter(team=team).values_list("status", flat=True))
+    assert statuses == ["failed", "ok", "ok"]
