@@ -105,11 +105,11 @@ def test_a_full_sync_stores_the_organisation_then_an_unchanged_resync_writes_not
         print(
             f"\nfull sync {size}: {requests} requests, {statements} statements; "
             f"unchanged re-sync: {stub.request_count} requests, {again.count} statements "
-            f"({len(again.queries) - len(writes)} reads + status upserts)"
+            f"({sum('integrations_syncstatus' in q.sql for q in again.queries)} of them SyncStatus upserts, no other write)"
         )
 
 
-def test_an_unchanged_resync_is_the_same_count_at_two_sizes(start):
+def test_an_unchanged_resync_is_the_same_count_at_two_sizes(start, capsys):
     counts = []
     for size in (4, 30):
         stub = start(members=size, repositories=2, prs_per_repository=size)
@@ -122,6 +122,8 @@ def test_an_unchanged_resync_is_the_same_count_at_two_sizes(start):
         counts.append((again.count, stub.request_count))
         stub.stop()
     assert counts[0] == counts[1], counts
+    with capsys.disabled():
+        print(f"\nunchanged re-sync at 4 and 30 members and PRs a repository (statements, requests): {counts}")
 
 
 def test_a_revoked_token_mid_way_fails_with_the_reason(start):
@@ -275,3 +277,16 @@ def test_a_token_revoked_mid_way_keeps_the_committed_pages_and_is_not_retried(st
     assert (pr_status.state, pr_status.detail) == (SyncStatus.State.FAILED, team_sync.TOKEN_REFUSED)
     summary = team_sync.finish_pull_requests(team, [{"repository": name, "outcome": "token_refused"}])
     assert (summary["state"], summary["detail"]) == (SyncStatus.State.FAILED, team_sync.TOKEN_REFUSED)
+
+
+def test_a_spent_rate_limit_on_the_members_is_a_retry_at_the_reset(start):
+    stub = start(members=5, repositories=1, prs_per_repository=1)
+    team = connected_team()
+    reset_at = (timezone.now() + dt.timedelta(minutes=7)).replace(microsecond=0)
+    stub.set_rate_limit(remaining=0, reset_at=reset_at)
+    with pytest.raises(team_sync.RetryAt) as raised:
+        team_sync.sync_team(team)
+    assert abs(raised.value.wait_seconds - 7 * 60) <= 2
+    members = status(team, SyncStatus.Kind.MEMBERS)
+    assert members.state == SyncStatus.State.RATE_LIMITED and abs((members.retry_at - reset_at).total_seconds()) <= 2
+    assert not TeamMember.objects.filter(team=team).exists()
