@@ -101,11 +101,12 @@ def test_a_full_sync_stores_the_organisation_then_an_unchanged_resync_writes_not
     ]
     assert writes == [], writes
     assert PullRequest.objects.filter(team=team).count() == expected["pull_requests"]
+    status_upserts = sum("integrations_syncstatus" in q.sql for q in again.queries)
     with capsys.disabled():
         print(
             f"\nfull sync {size}: {requests} requests, {statements} statements; "
             f"unchanged re-sync: {stub.request_count} requests, {again.count} statements "
-            f"({sum('integrations_syncstatus' in q.sql for q in again.queries)} of them SyncStatus upserts, no other write)"
+            f"({status_upserts} of them SyncStatus upserts, no other write)"
         )
 
 
