@@ -16,6 +16,7 @@ The team sync (``apps.integrations.team_sync`` holds the logic):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from celery import chord, shared_task
@@ -105,8 +106,16 @@ def sync_team_github_task(self, team_id: int) -> dict:
     team = _team(team_id)
     if team is None:
         return {"outcome": "skipped", "detail": "no such team"}
+    lock = team_sync.team_lock(team_id)
+    if not lock.acquire(blocking=False):
+        logger.info("team %s is being synced by another worker: nothing to do", team_id)
+        return {"outcome": "locked"}
     try:
-        started = team_sync.start_team_sync(team)
+        try:
+            started = team_sync.start_team_sync(team)
+        finally:  # before a retry is sent (an eager retry runs inside self.retry)
+            with contextlib.suppress(Exception):  # expired: nothing to release
+                lock.release()
     except team_sync.TokenRefused as refused:
         logger.warning("GitHub sync of team %s: %s; not retried", team_id, refused)
         return {"outcome": "token_refused", "detail": str(refused)}

@@ -182,6 +182,11 @@ def repository_lock(repository_id: int):
     return cache.lock(f"github-sync:repository:{repository_id}", timeout=LOCK_SECONDS)
 
 
+def team_lock(team_id: int):
+    """The Redis lock of a team's members-and-repositories step: two "Sync now" clicks run it once."""
+    return cache.lock(f"github-sync:team:{team_id}", timeout=LOCK_SECONDS)
+
+
 def within_budget(pages: Iterable[PullRequestPage]) -> Iterator[PullRequestPage]:
     """The pages, stopping before one that would not fit in the rate limit: ``RetryAt`` its reset.
 

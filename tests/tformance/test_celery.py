@@ -362,3 +362,20 @@ def test_a_malformed_page_fails_that_repository_and_the_chord_still_finishes(
     assert status.counts["failed"] == 1 and status.counts["repositories"] == 3
     statuses = sorted(TrackedRepository.objects.filter(team=team).values_list("status", flat=True))
     assert statuses == ["failed", "ok", "ok"]
+
+
+@pytest.mark.django_db
+def test_a_second_team_sync_while_one_runs_exits_at_once(organization):
+    from apps.integrations import team_sync
+    from apps.integrations.tasks import sync_team_github_task
+
+    team = _tracked_team()
+    held = team_sync.team_lock(team.id)
+    assert held.acquire(blocking=False)
+    organization.reset_log()
+    try:
+        assert sync_team_github_task.apply(args=[team.id]).get() == {"outcome": "locked"}
+    finally:
+        held.release()
+    assert organization.request_count == 0
+    assert team_sync.team_lock(team.id).acquire(blocking=False)
