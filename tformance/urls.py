@@ -18,4 +18,5 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("apps.teams.urls")),
     path("", include("apps.metrics.urls")),
+    path("", include("apps.integrations.urls")),
 ]

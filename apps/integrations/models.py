@@ -151,3 +151,31 @@ class SyncStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} sync of team {self.team_id}: {self.get_state_display()}"
+
+
+class WebhookDelivery(models.Model):
+    """A GitHub webhook delivery a team's endpoint stored (``X-GitHub-Delivery``): a replay writes nothing.
+
+    Inserted with ``ON CONFLICT DO NOTHING`` in the same transaction as the event's writes
+    (``apps.integrations.webhooks``): of two concurrent replays, one inserts and writes, the other
+    waits on the unique index, then finds the row and writes nothing.
+    """
+
+    # no team_id index of its own: the unique (team, delivery_id) index leads with it
+    team = models.ForeignKey(
+        "teams.Team", on_delete=models.CASCADE, related_name="webhook_deliveries", db_index=False
+    )
+    delivery_id = models.CharField(max_length=100, help_text="GitHub's X-GitHub-Delivery (a GUID).")
+    event = models.CharField(max_length=50, help_text="X-GitHub-Event, e.g. pull_request.")
+    action = models.CharField(max_length=50, blank=True, default="")
+    received_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "webhook delivery"
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["team", "delivery_id"], name="webhookdelivery_unique_team_delivery"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} delivery {self.delivery_id} for team {self.team_id}"

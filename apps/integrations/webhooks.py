@@ -1,0 +1,383 @@
+"""GitHub webhooks: ``POST /webhooks/github/<webhook id>/``, one team's endpoint (issue 12 §4).
+
+**The endpoint id** (``webhook_id``) is ``<integration id>.<32 hex>``, the hex a salted HMAC of the
+integration id under ``SECRET_KEY``: unguessable, nothing stored, and a wrong or forged one is the
+same 404 as an unknown integration. The team's ``GitHubIntegration.webhook_secret`` signs deliveries.
+
+**A delivery** (``handle_delivery``), in this order:
+
+1. the body is read, at most ``MAX_BODY_BYTES`` (a larger one is refused before it is read whole: 413);
+2. one ``SELECT`` of the integration (the id's integration, with its team and secret): 404 when none;
+3. ``X-Hub-Signature-256`` is checked against HMAC-SHA256(secret, raw body) with
+   ``hmac.compare_digest``, before anything is parsed: missing or wrong is 401, nothing written;
+4. ``ping`` and every event or action not handled here: 204, nothing written;
+5. the JSON is parsed and mapped to the sync's records (``github_records``): malformed is 400 with a
+   message, nothing written;
+6. one transaction: the delivery is inserted with ``ON CONFLICT (team, delivery_id) DO NOTHING``; a
+   replay (the row was there, or a concurrent replay inserted it first: the unique index makes this
+   one wait for it) answers 200 and writes nothing more. Otherwise the event is stored through
+   ``pr_sync``'s mapping (``_pr_row``, ``_review_rows``, ``first_review_at``, ``hours_between``,
+   ``resolve_people``: the derived-field rules live there only), and the team's cache version is
+   bumped once, on commit.
+
+**Statements per event** (the whole request, the integration lookup included), at most 5:
+
+- ``pull_request`` (opened, edited, closed merged or not, reopened, synchronize): lookup, delivery,
+  members ``SELECT``, [new members upsert], PR upsert. The upsert leaves ``first_review_at`` and
+  ``review_time_hours`` of a stored PR alone: the payload has no reviews, the stored ones decide.
+  Commits are not in the payload: the sync stores them.
+- ``pull_request_review`` (submitted, edited, dismissed): lookup, delivery, members ``SELECT``,
+  one ``UPDATE ... RETURNING id`` of the stored PR (its first review moves earlier when this review
+  counts: not the author's, not a bot's), review upsert. Five when the reviewer and author are
+  known; one more when someone is new (the members upsert), and one more when the PR itself was
+  never stored (it is inserted from the payload's PR, its first review computed from this review).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from apps.integrations.github_records import GitHubUser, PullRequestRecord, ReviewRecord
+from apps.integrations.member_sync import resolve_people
+from apps.integrations.models import GitHubIntegration, WebhookDelivery
+from apps.integrations.pr_sync import (
+    PR_FIELDS,
+    REVIEW_FIELDS,
+    MalformedPullRequest,
+    _member,
+    _pr_row,
+    _review_rows,
+    first_review_at,
+    hours_between,
+)
+from apps.metrics.models import PRReview, PullRequest
+from apps.metrics.services.team_cache import bump_team_data_version
+
+MAX_BODY_BYTES = 1024 * 1024  # GitHub caps a payload at 25 MB; a PR or review event is a few KB
+PULL_REQUEST_ACTIONS = frozenset({"opened", "edited", "closed", "reopened", "synchronize"})
+REVIEW_ACTIONS = frozenset({"submitted", "edited", "dismissed"})
+GHOST_LOGIN = "ghost"  # the account GitHub's REST API shows for a deleted user
+_ID_SALT = "apps.integrations.webhooks.webhook_id"
+# the payload's review states (lower-case); "pending" reviews are not reviews yet
+_REVIEW_STATES = {"approved", "changes_requested", "commented", "dismissed"}
+# a webhook's PR upsert: the stored reviews decide the first review, the payload has none
+WEBHOOK_PR_FIELDS = [name for name in PR_FIELDS if name not in ("first_review_at", "review_time_hours")]
+
+
+class WebhookError(Exception):
+    """A delivery refused; ``status`` is the HTTP answer, the message its body."""
+
+    status = 400
+
+
+class BodyTooLarge(WebhookError):
+    status = 413
+
+
+class UnknownEndpoint(WebhookError):
+    status = 404
+
+
+class BadSignature(WebhookError):
+    status = 401
+
+
+class MalformedPayload(WebhookError):
+    status = 400
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    status: int  # 200 stored or replayed, 204 ignored
+    detail: str
+    stored: bool = False
+    replay: bool = False
+
+
+# --- the endpoint id ------------------------------------------------------------------------------
+
+
+def _id_digest(integration_id: int) -> str:
+    return salted_hmac(_ID_SALT, str(integration_id), algorithm="sha256").hexdigest()[:32]
+
+
+def webhook_id(integration: GitHubIntegration | int) -> str:
+    """The integration's endpoint id for ``/webhooks/github/<id>/``."""
+    pk = integration if isinstance(integration, int) else integration.pk
+    return f"{pk}.{_id_digest(pk)}"
+
+
+def integration_id_of(value: str) -> int | None:
+    """The integration id behind an endpoint id, None when it is not one of ours (no database access)."""
+    pk, _, digest = value.partition(".")
+    if not pk.isascii() or not pk.isdigit() or len(pk) > 18 or not digest.isascii():
+        return None
+    return int(pk) if constant_time_compare(digest, _id_digest(int(pk))) else None
+
+
+# --- verification ---------------------------------------------------------------------------------
+
+
+def signature_of(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: str, body: bytes, header: str | None) -> None:
+    if not header:
+        raise BadSignature("X-Hub-Signature-256 is missing.")
+    if not secret:
+        raise BadSignature("This team has no webhook secret.")
+    expected = signature_of(secret, body).encode()
+    if not hmac.compare_digest(expected, header.strip().encode("utf-8", "replace")):
+        raise BadSignature("X-Hub-Signature-256 does not match this team's webhook secret.")
+
+
+def read_body(stream, content_length: str | None) -> bytes:
+    """At most ``MAX_BODY_BYTES`` of the body; a declared or actual larger one is ``BodyTooLarge``."""
+    try:
+        declared = int(content_length or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY_BYTES:
+        raise BodyTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    body = stream.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        raise BodyTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    return body
+
+
+# --- payload -> records ---------------------------------------------------------------------------
+
+
+def _time(value, name: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise MalformedPayload(f"{name} is not a time.")
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise MalformedPayload(f"{name} is not a time: {value[:40]!r}.") from None
+    if moment.tzinfo is None:
+        raise MalformedPayload(f"{name} has no time zone.")
+    return moment.astimezone(dt.UTC)
+
+
+def _required_time(value, name: str) -> dt.datetime:
+    moment = _time(value, name)
+    if moment is None:
+        raise MalformedPayload(f"{name} is missing.")
+    return moment
+
+
+def _object(value, name: str) -> dict:
+    if not isinstance(value, dict):
+        raise MalformedPayload(f"{name} is missing or not an object.")
+    return value
+
+
+def _int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise MalformedPayload(f"{name} is missing or not a number.")
+    return value
+
+
+def _text(value, name: str, *, required: bool = True) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value) or "\x00" in value:
+        raise MalformedPayload(f"{name} is missing or not text.")
+    return value
+
+
+def user_record(user) -> GitHubUser | None:
+    """A REST user object as the sync's ``GitHubUser``; None for no user or the deleted-user ghost."""
+    if user is None:
+        return None
+    user = _object(user, "user")
+    login = _text(user.get("login"), "user.login")
+    if login.lower() == GHOST_LOGIN:
+        return None
+    user_id = user.get("id")
+    return GitHubUser(
+        login=login,
+        database_id=_int(user_id, "user.id") if user_id is not None else None,
+        avatar_url=user.get("avatar_url") if isinstance(user.get("avatar_url"), str) else "",
+        is_bot=user.get("type") == "Bot",
+    )
+
+
+def pull_request_record(payload: dict, *, reviews: tuple[ReviewRecord, ...] = ()) -> PullRequestRecord:
+    """The payload's ``pull_request`` (REST shape) as the sync's record."""
+    pr = _object(payload.get("pull_request"), "pull_request")
+    repository = _object(payload.get("repository"), "repository")
+    merged_at = _time(pr.get("merged_at"), "pull_request.merged_at")
+    state = _text(pr.get("state"), "pull_request.state").lower()
+    if state not in ("open", "closed"):
+        raise MalformedPayload(f"pull_request.state {state[:20]!r} is neither open nor closed.")
+    if state == "closed" and (pr.get("merged") is True or merged_at is not None):
+        state = "merged"
+    head = pr.get("head")
+    head_ref = head.get("ref") if isinstance(head, dict) else ""
+    return PullRequestRecord(
+        database_id=_int(pr.get("id"), "pull_request.id"),
+        number=_int(pr.get("number"), "pull_request.number"),
+        repository=_text(repository.get("full_name"), "repository.full_name")[:200],
+        title=_text(pr.get("title"), "pull_request.title", required=False),
+        state=state.upper(),
+        author=user_record(pr.get("user")),
+        created_at=_required_time(pr.get("created_at"), "pull_request.created_at"),
+        updated_at=_required_time(pr.get("updated_at"), "pull_request.updated_at"),
+        merged_at=merged_at,
+        closed_at=_time(pr.get("closed_at"), "pull_request.closed_at"),
+        additions=_int(pr.get("additions", 0), "pull_request.additions"),
+        deletions=_int(pr.get("deletions", 0), "pull_request.deletions"),
+        head_ref_name=head_ref if isinstance(head_ref, str) else "",
+        reviews=reviews,
+    )
+
+
+def review_record(payload: dict) -> ReviewRecord | None:
+    """The payload's ``review``; None for a pending review (not submitted: nothing to store)."""
+    review = _object(payload.get("review"), "review")
+    state = _text(review.get("state"), "review.state").lower()
+    if state == "pending":
+        return None
+    if state not in _REVIEW_STATES:
+        raise MalformedPayload(f"review.state {state[:30]!r} is not a review state.")
+    return ReviewRecord(
+        database_id=_int(review.get("id"), "review.id"),
+        author=user_record(review.get("user")),
+        state=state.upper(),
+        submitted_at=_required_time(review.get("submitted_at"), "review.submitted_at"),
+    )
+
+
+# --- the delivery ---------------------------------------------------------------------------------
+
+
+def find_integration(endpoint_id: str) -> GitHubIntegration:
+    """The endpoint's integration with its team, in one ``SELECT``; ``UnknownEndpoint`` otherwise."""
+    pk = integration_id_of(endpoint_id)
+    integration = GitHubIntegration.objects.select_related("team").filter(pk=pk).first() if pk is not None else None
+    if integration is None:
+        raise UnknownEndpoint("No such webhook.")
+    return integration
+
+
+def handle_delivery(*, endpoint_id: str, body: bytes, headers) -> DeliveryResult:
+    """Verify, parse and store one delivery (see the module doc). Raises a ``WebhookError`` when refused."""
+    integration = find_integration(endpoint_id)
+    verify_signature(integration.webhook_secret, body, headers.get("X-Hub-Signature-256"))
+    event = headers.get("X-GitHub-Event") or ""
+    if event not in ("pull_request", "pull_request_review"):
+        return DeliveryResult(204, f"{event[:50] or 'This event'} is not stored.")
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise MalformedPayload(f"The body is not JSON: {exc}.") from None
+    if not isinstance(payload, dict):
+        raise MalformedPayload("The payload is not a JSON object.")
+    action = payload.get("action")
+    actions = PULL_REQUEST_ACTIONS if event == "pull_request" else REVIEW_ACTIONS
+    if action not in actions:
+        return DeliveryResult(204, f"{event} {str(action)[:50]} is not stored.")
+    delivery = headers.get("X-GitHub-Delivery") or ""
+    if not delivery or len(delivery) > 100 or not delivery.isprintable() or not delivery.isascii():
+        raise MalformedPayload("X-GitHub-Delivery is missing or not a delivery id.")
+
+    review = None
+    if event == "pull_request_review":
+        review = review_record(payload)
+        if review is None:
+            return DeliveryResult(204, "A pending review is not stored.")
+    record = pull_request_record(payload, reviews=(review,) if review else ())
+    try:
+        row = _pr_row(integration.team, record)  # checks the record before any statement
+    except MalformedPullRequest as exc:
+        raise MalformedPayload(str(exc)) from None
+
+    team = integration.team
+    with transaction.atomic():
+        if not _insert_delivery(team.id, delivery, event, action):
+            return DeliveryResult(200, f"Delivery {delivery} was already stored.", replay=True)
+        if review is None:
+            _store_pull_request(team, record, row)
+        else:
+            _store_review(team, record, row)
+        bump_team_data_version(team.id)
+    return DeliveryResult(200, f"{event} {action} stored.", stored=True)
+
+
+def _insert_delivery(team_id: int, delivery: str, event: str, action: str) -> bool:
+    """Insert the delivery, ``ON CONFLICT DO NOTHING``; False when it was there (a replay)."""
+    meta = WebhookDelivery._meta
+    sql = (
+        f'INSERT INTO "{meta.db_table}" (team_id, delivery_id, event, action, received_at) '
+        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (team_id, delivery_id) DO NOTHING RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [team_id, delivery, event[:50], str(action)[:50], timezone.now()])
+        return cursor.fetchone() is not None
+
+
+def _store_pull_request(team, record: PullRequestRecord, row: PullRequest) -> None:
+    members, _ = resolve_people(team, [record.author])
+    row.author_id = _member(members, record.author)
+    PullRequest.objects.bulk_create(
+        [row],
+        update_conflicts=True,
+        unique_fields=["team", "github_repo", "github_pr_id"],
+        update_fields=WEBHOOK_PR_FIELDS,
+    )
+
+
+def _store_review(team, record: PullRequestRecord, row: PullRequest) -> None:
+    members, _ = resolve_people(team, [record.author, *(review.author for review in record.reviews)])
+    pr_id = _move_first_review(team, record)
+    if pr_id is None:  # a review of a PR never stored: the payload's PR, first review from this review
+        row.author_id = _member(members, record.author)
+        PullRequest.objects.bulk_create(
+            [row],
+            update_conflicts=True,
+            unique_fields=["team", "github_repo", "github_pr_id"],
+            update_fields=WEBHOOK_PR_FIELDS,
+        )
+    else:
+        row = PullRequest(pk=pr_id)
+    reviews = _review_rows(team, [record], [row], members)
+    if reviews:
+        PRReview.objects.bulk_create(
+            reviews, update_conflicts=True, unique_fields=["team", "github_review_id"], update_fields=REVIEW_FIELDS
+        )
+
+
+def _move_first_review(team, record: PullRequestRecord) -> int | None:
+    """The stored PR's id, its first review moved to this review's when it counts and is earlier: one statement."""
+    first = first_review_at(record)  # this review's time when it counts (pr_sync's rule), else None
+    lookup = {"team_id": team.id, "github_repo": record.repository, "github_pr_id": record.number}
+    if first is None:
+        return PullRequest.objects.filter(**lookup).values_list("id", flat=True).first()
+    meta = PullRequest._meta
+    first_col = meta.get_field("first_review_at").column
+    hours_col = meta.get_field("review_time_hours").column
+    earlier = f'("{first_col}" IS NULL OR "{first_col}" > %s)'
+    sql = (
+        f'UPDATE "{meta.db_table}" SET '
+        f'"{first_col}" = CASE WHEN {earlier} THEN %s ELSE "{first_col}" END, '
+        f'"{hours_col}" = CASE WHEN {earlier} THEN %s ELSE "{hours_col}" END '
+        "WHERE team_id = %s AND github_repo = %s AND github_pr_id = %s RETURNING id"
+    )
+    hours = hours_between(record.created_at, first)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [first, first, first, hours, team.id, record.repository, record.number])
+        found = cursor.fetchone()
+    return found[0] if found else None

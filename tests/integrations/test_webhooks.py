@@ -1,0 +1,429 @@
+"""GitHub webhooks (issue 12 §4): POST /webhooks/github/<webhook id>/, signed deliveries from the stand-in."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from apps.integrations.factories import GitHubIntegrationFactory
+from apps.integrations.models import WebhookDelivery
+from apps.integrations.pr_sync import hours_between
+from apps.integrations.webhooks import MAX_BODY_BYTES, webhook_id
+from apps.metrics.factories import TeamMemberFactory
+from apps.metrics.models import Commit, PRReview, PullRequest, TeamMember
+from apps.metrics.services.team_cache import team_data_version
+from apps.perflab.github_stub import (
+    GitHubStub,
+    pull_request_event,
+    pull_request_review_event,
+    webhook_request,
+    webhook_signature,
+)
+from apps.perflab.testing import assert_max_queries
+
+pytestmark = pytest.mark.django_db
+
+REPO = "api"
+
+
+@pytest.fixture
+def stub():
+    """The stand-in's organisation, not started: the tests only build payloads from it."""
+    stub = GitHubStub.with_organization(
+        "acme", members=4, repositories=1, prs_per_repository=2, outside_contributors=0, bots=0
+    )
+    stub.repo = next(iter(stub.organization.repositories.values())).name
+    return stub
+
+
+@pytest.fixture
+def integration():
+    return GitHubIntegrationFactory()
+
+
+def url_of(integration) -> str:
+    return reverse("integrations:github_webhook", args=[webhook_id(integration)])
+
+
+def deliver(client, integration, event, payload, *, secret=None, delivery=None, url=None):
+    body, headers = webhook_request(
+        event, payload, secret=integration.webhook_secret if secret is None else secret, delivery=delivery
+    )
+    return post(client, url or url_of(integration), body, headers)
+
+
+def post(client, url, body, headers, content_type="application/json"):
+    extra = {name: value for name, value in headers.items() if name.lower() != "content-type"}
+    return client.post(url, data=body, content_type=content_type, headers=extra)
+
+
+def written() -> tuple[int, int, int, int, int]:
+    return (
+        PullRequest.objects.count(),
+        PRReview.objects.count(),
+        Commit.objects.count(),
+        TeamMember.objects.count(),
+        WebhookDelivery.objects.count(),
+    )
+
+
+def stored(integration, pr) -> PullRequest:
+    return PullRequest.objects.get(
+        team=integration.team, github_repo=pr.repository.name_with_owner, github_pr_id=pr.number
+    )
+
+
+# --- each event kind stores the right row ---------------------------------------------------------
+
+
+def test_opened_stores_the_pull_request_and_its_author(client, stub, integration):
+    pr = stub.add_pull_request(stub.repo, title="Add the export")
+    response = deliver(client, integration, "pull_request", pull_request_event("opened", pr))
+    assert response.status_code == 200, response.content
+    assert response.json()["stored"] is True
+    row = stored(integration, pr)
+    assert (row.state, row.title, row.additions, row.deletions) == ("open", "Add the export", 10, 2)
+    assert row.pr_created_at == pr.created_at and row.github_updated_at == pr.updated_at
+    assert row.merged_at is None and row.cycle_time_hours is None and row.first_review_at is None
+    assert row.author.github_username == pr.author.login
+    assert row.author.github_id == str(pr.author.database_id)
+    assert WebhookDelivery.objects.filter(team=integration.team, event="pull_request", action="opened").count() == 1
+
+
+def test_an_existing_member_is_the_author(client, stub, integration):
+    pr = stub.add_pull_request(stub.repo)
+    member = TeamMemberFactory(team=integration.team, github_username=pr.author.login.upper(), github_id="")
+    deliver(client, integration, "pull_request", pull_request_event("opened", pr))
+    assert stored(integration, pr).author_id == member.id
+    assert TeamMember.objects.filter(team=integration.team).count() == 1
+
+
+def test_edited_closed_merged_reopened_and_synchronize_update_the_row(client, stub, integration):
+    pr = stub.add_pull_request(stub.repo, title="Hotfix the login")
+    deliver(client, integration, "pull_request", pull_request_event("opened", pr))
+    assert stored(integration, pr).is_hotfix is True
+
+    stub.update_pull_request(stub.repo, pr.number, title='Revert "the login"')
+    deliver(client, integration, "pull_request", pull_request_event("edited", pr, changes={"title": {"from": "x"}}))
+    row = stored(integration, pr)
+    assert (row.title, row.is_revert, row.is_hotfix) == ('Revert "the login"', True, False)
+
+    stub.add_commit(stub.repo, pr.number, additions=7, deletions=3)
+    deliver(client, integration, "pull_request", pull_request_event("synchronize", pr))
+    row = stored(integration, pr)
+    assert (row.additions, row.deletions, row.github_updated_at) == (17, 5, pr.updated_at)
+
+    stub.update_pull_request(stub.repo, pr.number, state="CLOSED")
+    deliver(client, integration, "pull_request", pull_request_event("closed", pr))
+    row = stored(integration, pr)
+    assert (row.state, row.merged_at, row.closed_at) == ("closed", None, pr.closed_at)
+
+    stub.update_pull_request(stub.repo, pr.number, state="OPEN")
+    deliver(client, integration, "pull_request", pull_request_event("reopened", pr))
+    row = stored(integration, pr)
+    assert (row.state, row.closed_at) == ("open", None)
+
+    stub.update_pull_request(stub.repo, pr.number, state="MERGED")
+    deliver(client, integration, "pull_request", pull_request_event("closed", pr))
+    row = stored(integration, pr)
+    assert (row.state, row.merged_at) == ("merged", pr.merged_at)
+    assert row.cycle_time_hours == hours_between(pr.created_at, pr.merged_at)
+    assert PullRequest.objects.count() == 1
+    assert WebhookDelivery.objects.count() == 6
+
+
+def test_review_submitted_edited_and_dismissed(client, stub, integration):
+    pr = stub.add_pull_request(stub.repo)
+    deliver(client, integration, "pull_request", pull_request_event("opened", pr))
+    review = stub.add_review(stub.repo, pr.number, state="CHANGES_REQUESTED")
+    response = deliver(client, integration, "pull_request_review", pull_request_review_event("submitted", pr, review))
+    assert response.status_code == 200, response.content
+    row = PRReview.objects.get(github_review_id=review.database_id)
+    assert (row.state, row.submitted_at, row.pull_request_id) == (
+        "changes_requested",
+        review.submitted_at,
+        stored(integration, pr).id,
+    )
+    assert row.reviewer.github_username == review.author.login
+    pull = stored(integration, pr)
+    assert pull.first_review_at == review.submitted_at
+    assert pull.review_time_hours == hours_between(pr.created_at, review.submitted_at)
+
+    # a later review does not move the first review; an edit of a PR keeps it too (the payload has no reviews)
+    later = stub.add_review(stub.repo, pr.number, state="APPROVED")
+    deliver(client, integration, "pull_request_review", pull_request_review_event("submitted", pr, later))
+    stub.update_pull_request(stub.repo, pr.number, title="A better title")
+    deliver(client, integration, "pull_request", pull_request_event("edited", pr))
+    pull = stored(integration, pr)
+    assert pull.first_review_at == review.submitted_at and pull.title == "A better title"
+
+    deliver(client, integration, "pull_request_review", pull_request_review_event("edited", pr, review))
+    stub.dismiss_review(stub.repo, pr.number, review.database_id)
+    deliver(client, integration, "pull_request_review", pull_request_review_event("dismissed", pr, review))
+    assert PRReview.objects.get(github_review_id=review.database_id).state == "dismissed"
+    assert PRReview.objects.count() == 2
+
+
+def test_the_authors_own_review_is_not_the_first_review(client, stub, integration):
+    pr = stub.add_pull_request(stub.repo)
+    deliver(client, integration, "pull_request", pull_request_event("opened", pr))
+    own = stub.add_review(stub.repo, pr.number, author=pr.author.login, state="COMMENTED")
+    deliver(client, integration, "pull_request_review", pull_request_review_event("submitted", pr, own))
+    assert PRReview.objects.get(github_review_id=own.database_id).reviewer_id == stored(integration, pr).author_id
+    assert stored(integration, pr).first_review_at is None
+
+
+def test_a_review_of_a_pull_request_never_stored_stores_both(client, stub, integration):
+    pr = stub.add_pull_request(stub.repo)
+    review = stub.add_review(stub.repo, pr.number)
+    response = deliver(client, integration, "pull_request_review", pull_request_review_event("submitted", pr, review))
+    assert response.status_code == 200
+    pull = stored(integration, pr)
+    assert pull.first_review_at == review.submitted_at
+    assert PRReview.objects.get(github_review_id=review.database_id).pull_request_id == pull.id
+
+
+def test_ping_and_other_events_are_204_and_write_nothing(client, stub, integration):
+    pr = stub.add_pull_request(stub.repo)
+    before = written()
+    assert deliver(client, integration, "ping", {"zen": "Keep it logically awesome.", "hook_id": 1}).status_code == 204
+    assert deliver(client, integration, "push", {"ref": "refs/heads/main"}).status_code == 204
+    assert deliver(client, integration, "pull_request", pull_request_event("labeled", pr)).status_code == 204
+    assert written() == before
+
+
+def test_the_cache_version_is_bumped_once_on_commit(client, stub, integration, django_capture_on_commit_callbacks):
+    pr = stub.add_pull_request(stub.repo)
+    team_id = integration.team_id
+    version = team_data_version(team_id)
+    body, headers = webhook_request("pull_request", pull_request_event("opened", pr), secret=integration.webhook_secret)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert post(client, url_of(integration), body, headers).status_code == 200
+    assert len(callbacks) == 1 and team_data_version(team_id) == version + 1
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:  # a replay: nothing changed
+        assert post(client, url_of(integration), body, headers).status_code == 200
+    assert callbacks == [] and team_data_version(team_id) == version + 1
+
+
+# --- refused deliveries write nothing --------------------------------------------------------------
+
+
+def test_a_bad_a_missing_and_another_teams_signature_are_401(client, stub, integration):
+    other = GitHubIntegrationFactory()
+    pr = stub.add_pull_request(stub.repo)
+    payload = pull_request_event("opened", pr)
+    before = written()
+    assert deliver(client, integration, "pull_request", payload, secret="not-the-secret").status_code == 401
+    assert deliver(client, integration, "pull_request", payload, secret=other.webhook_secret).status_code == 401
+    body, headers = webhook_request("pull_request", payload, secret=integration.webhook_secret)
+    missing = {name: value for name, value in headers.items() if name != "X-Hub-Signature-256"}
+    response = post(client, url_of(integration), body, missing)
+    assert response.status_code == 401 and "missing" in response.json()["error"]
+    tampered = body.replace(b'"opened"', b'"closed"')
+    assert post(client, url_of(integration), tampered, headers).status_code == 401
+    sha1 = {**headers, "X-Hub-Signature-256": headers["X-Hub-Signature-256"].replace("sha256=", "sha1=")}
+    assert post(client, url_of(integration), body, sha1).status_code == 401
+    # the other team's endpoint with its own signature is fine, and stores for that team only
+    assert deliver(client, other, "pull_request", payload).status_code == 200
+    assert PullRequest.objects.filter(team=integration.team).count() == before[0]
+    assert WebhookDelivery.objects.filter(team=integration.team).count() == 0
+
+
+def test_an_unknown_or_forged_webhook_id_is_404(client, stub, integration):
+    pr = stub.add_pull_request(stub.repo)
+    body, headers = webhook_request("pull_request", pull_request_event("opened", pr), secret=integration.webhook_secret)
+    pk = integration.pk
+    for endpoint in [f"{pk}.{'0' * 32}", str(pk), f"{pk + 1000}.{webhook_id(pk + 1000).split('.')[1]}", "x", "-1.a"]:
+        url = reverse("integrations:github_webhook", args=[endpoint])
+        assert post(client, url, body, headers).status_code == 404, endpoint
+    assert written()[4] == 0
+
+
+def test_a_replay_answers_200_and_writes_nothing_twice(client, stub, integration):
+    pr = stub.add_pull_request(stub.repo, title="First")
+    delivery = str(uuid.uuid4())
+    deliver(client, integration, "pull_request", pull_request_event("opened", pr), delivery=delivery)
+    PullRequest.objects.update(title="changed since")
+    before = written()
+    response = deliver(client, integration, "pull_request", pull_request_event("opened", pr), delivery=delivery)
+    assert response.status_code == 200 and response.json()["replay"] is True
+    assert written() == before and stored(integration, pr).title == "changed since"
+    # the same delivery id at another team is that team's own delivery
+    other = GitHubIntegrationFactory()
+    assert deliver(client, other, "pull_request", pull_request_event("opened", pr), delivery=delivery).json()["stored"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"\xff\xfe\x00",
+        b"[1, 2]",
+        b'"text"',
+        b"",
+        b'{"action": "opened"}',
+        b'{"action": "opened", "pull_request": {"id": 1}, "repository": {"full_name": "acme/api"}}',
+    ],
+)
+def test_a_malformed_payload_is_400_with_a_message(client, integration, body):
+    headers = {
+        "X-GitHub-Event": "pull_request",
+        "X-GitHub-Delivery": str(uuid.uuid4()),
+        "X-Hub-Signature-256": webhook_signature(integration.webhook_secret, body),
+    }
+    before = written()
+    response = post(client, url_of(integration), body, headers)
+    assert response.status_code in (400, 204), response.content  # "[1, 2]" and friends: 400; no action: 204
+    if response.status_code == 400:
+        assert response.json()["error"]
+    assert written() == before
+
+
+def test_malformed_fields_of_a_real_payload_are_400(client, stub, integration):
+    pr = stub.add_pull_request(stub.repo)
+    broken = [
+        ("created_at", "yesterday"),
+        ("created_at", "2026-01-01T00:00:00"),
+        ("number", "7"),
+        ("number", -1),
+        ("state", "exploded"),
+        ("title", "a\x00b"),
+        ("user", "someone"),
+        ("additions", 2**70),
+    ]
+    for name, value in broken:
+        payload = pull_request_event("opened", pr)
+        payload["pull_request"][name] = value
+        response = deliver(client, integration, "pull_request", payload)
+        assert response.status_code == 400, (name, value, response.content)
+        assert response.json()["error"]
+    merged_without_time = pull_request_event("closed", pr)
+    merged_without_time["pull_request"].update(state="closed", merged=True, merged_at=None)
+    assert deliver(client, integration, "pull_request", merged_without_time).status_code == 400
+    review = stub.add_review(stub.repo, pr.number)
+    payload = pull_request_review_event("submitted", pr, review)
+    payload["review"]["state"] = "superb"
+    assert deliver(client, integration, "pull_request_review", payload).status_code == 400
+    assert written()[0] == written()[4] == 0
+
+
+def test_an_oversize_body_is_413(client, integration):
+    body = b'{"pad": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    headers = {
+        "X-GitHub-Event": "pull_request",
+        "X-GitHub-Delivery": str(uuid.uuid4()),
+        "X-Hub-Signature-256": webhook_signature(integration.webhook_secret, body),
+    }
+    response = post(client, url_of(integration), body, headers)
+    assert response.status_code == 413 and response.json()["error"]
+    assert written()[4] == 0
+
+
+def test_get_is_405(client, integration):
+    assert client.get(url_of(integration)).status_code == 405
+
+
+# --- statements per event ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)  # the event's own transaction, no test savepoints around it
+@pytest.mark.parametrize("known_people", [True, False], ids=["known", "new people"])
+def test_a_pull_request_event_takes_at_most_5_statements(client, stub, integration, known_people, capsys):
+    pr = stub.add_pull_request(stub.repo)
+    if known_people:
+        TeamMemberFactory(team=integration.team, github_username=pr.author.login, github_id=str(pr.author.database_id))
+    for action in ["opened", "edited"]:
+        body, headers = webhook_request(
+            "pull_request", pull_request_event(action, pr), secret=integration.webhook_secret
+        )
+        with assert_max_queries(5) as capture:
+            assert post(client, url_of(integration), body, headers).status_code == 200
+        with capsys.disabled():
+            print(
+                f"\nwebhook pull_request {action} ({'known' if known_people else 'new'} author): "
+                f"{capture.count} statements"
+            )
+        with assert_max_queries(2):  # a replay: the lookup and the delivery insert
+            assert post(client, url_of(integration), body, headers).json()["replay"] is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_review_event_takes_at_most_5_statements(client, stub, integration, capsys):
+    pr = stub.add_pull_request(stub.repo)
+    deliver(client, integration, "pull_request", pull_request_event("opened", pr))
+    review = None
+    for action in ["submitted", "edited", "dismissed"]:
+        if review is None:  # the reviewer is a member by then (the members upsert is the sixth otherwise)
+            review = stub.add_review(stub.repo, pr.number)
+            TeamMemberFactory(
+                team=integration.team, github_username=review.author.login, github_id=str(review.author.database_id)
+            )
+        if action == "dismissed":
+            stub.dismiss_review(stub.repo, pr.number, review.database_id)
+        body, headers = webhook_request(
+            "pull_request_review", pull_request_review_event(action, pr, review), secret=integration.webhook_secret
+        )
+        with assert_max_queries(5) as capture:
+            assert post(client, url_of(integration), body, headers).status_code == 200
+        with capsys.disabled():
+            print(f"\nwebhook pull_request_review {action}: {capture.count} statements")
+    assert PRReview.objects.get().state == "dismissed"
+
+
+def test_the_statements_are_the_same_for_a_small_and_a_big_team(client, stub):
+    counts = []
+    for size in (5, 50):
+        integration = GitHubIntegrationFactory()
+        TeamMemberFactory.create_batch(size, team=integration.team)
+        pr = stub.add_pull_request(stub.repo)
+        body, headers = webhook_request(
+            "pull_request", pull_request_event("opened", pr), secret=integration.webhook_secret
+        )
+        with assert_max_queries(7) as capture:  # 5, and the test transaction's savepoint pair
+            assert post(client, url_of(integration), body, headers).status_code == 200
+        counts.append(capture.count)
+    assert counts[0] == counts[1]
+
+
+# --- hostile input -------------------------------------------------------------------------------
+
+
+def test_hostile_deliveries_never_answer_5xx(client, stub, integration):
+    pr = stub.add_pull_request(stub.repo)
+    secret = integration.webhook_secret
+    good, good_headers = webhook_request("pull_request", pull_request_event("opened", pr), secret=secret)
+    bodies = [
+        os.urandom(512),
+        b"\x00" * 64,
+        good.replace(b'"opened"', b'"op\\u0000ened"'),
+        good.replace(b'"title":"', b'"title":"\\u0000'),
+        b'{"action": "opened"' * 1000,
+        b"\xef\xbb\xbf{}",
+    ]
+    for body in bodies:
+        for event in ["pull_request", "pull_request_review", "ping", "\x00", "x" * 5000]:
+            headers = {
+                "X-GitHub-Event": event,
+                "X-GitHub-Delivery": str(uuid.uuid4()),
+                "X-Hub-Signature-256": webhook_signature(secret, body),
+            }
+            for content_type in ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"]:
+                response = post(client, url_of(integration), body, headers, content_type=content_type)
+                assert response.status_code < 500, (body[:40], event[:20], content_type, response.status_code)
+    for name, value in [
+        ("X-Hub-Signature-256", "sha256=" + "\u00e9" * 64),
+        ("X-Hub-Signature-256", "x" * 60_000),
+        ("X-GitHub-Delivery", "x" * 60_000),
+        ("X-GitHub-Delivery", "a\x01b"),
+        ("X-GitHub-Delivery", ""),
+        ("X-GitHub-Event", "pull_request\x00"),
+    ]:
+        response = post(client, url_of(integration), good, {**good_headers, name: value})
+        assert response.status_code < 500, (name, value[:20], response.status_code)
+    for endpoint in ["\x00", "1." + "f" * 5000, "9" * 40 + ".abc", "１.abc", "%00"]:
+        url = "/webhooks/github/" + endpoint + "/"
+        assert post(client, url, good, good_headers).status_code < 500, endpoint[:20]
+    assert PullRequest.objects.count() <= 1
