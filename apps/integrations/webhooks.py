@@ -123,6 +123,26 @@ def integration_id_of(value: str) -> int | None:
     return int(pk) if constant_time_compare(digest, _id_digest(int(pk))) else None
 
 
+@dataclass(frozen=True)
+class WebhookSetup:
+    """What a team admin pastes into GitHub (organisation settings, Webhooks, Add webhook)."""
+
+    path: str  # /webhooks/github/<webhook id>/; the page makes it absolute
+    secret: str
+    content_type: str = "application/json"
+    events: tuple[str, ...] = ("Pull requests", "Pull request reviews")
+
+
+def webhook_setup(team) -> WebhookSetup | None:
+    """The team's webhook URL path and secret, None without an integration. One statement."""
+    from django.urls import reverse
+
+    found = GitHubIntegration.objects.filter(team=team).values_list("pk", "webhook_secret").first()
+    if found is None or not found[1]:
+        return None
+    return WebhookSetup(path=reverse("integrations:github_webhook", args=[webhook_id(found[0])]), secret=found[1])
+
+
 # --- verification ---------------------------------------------------------------------------------
 
 

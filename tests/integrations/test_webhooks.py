@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 
 import pytest
+from django.db import connection
+from django.template import Context, Template
 from django.urls import reverse
 
 from apps.integrations.factories import GitHubIntegrationFactory
 from apps.integrations.models import WebhookDelivery
 from apps.integrations.pr_sync import hours_between
-from apps.integrations.webhooks import MAX_BODY_BYTES, webhook_id
+from apps.integrations.webhooks import MAX_BODY_BYTES, handle_delivery, webhook_id, webhook_setup
 from apps.metrics.factories import TeamMemberFactory
 from apps.metrics.models import Commit, PRReview, PullRequest, TeamMember
 from apps.metrics.services.team_cache import team_data_version
@@ -19,10 +22,12 @@ from apps.perflab.github_stub import (
     GitHubStub,
     pull_request_event,
     pull_request_review_event,
+    send_webhook,
     webhook_request,
     webhook_signature,
 )
 from apps.perflab.testing import assert_max_queries
+from apps.teams.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -427,3 +432,56 @@ def test_hostile_deliveries_never_answer_5xx(client, stub, integration):
         url = "/webhooks/github/" + endpoint + "/"
         assert post(client, url, good, good_headers).status_code < 500, endpoint[:20]
     assert PullRequest.objects.count() <= 1
+
+
+# --- two replays at once, a real HTTP delivery, the settings snippet ---------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_deliveries_of_the_same_id_write_once(stub, integration):
+    """Two connections store the same delivery at once: the unique index lets exactly one write."""
+    pr = stub.add_pull_request(stub.repo)
+    body, headers = webhook_request("pull_request", pull_request_event("opened", pr), secret=integration.webhook_secret)
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def deliver_once():
+        try:
+            barrier.wait(timeout=10)
+            outcomes.append(handle_delivery(endpoint_id=webhook_id(integration), body=body, headers=headers))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver_once) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted((result.stored, result.replay) for result in outcomes) == [(False, True), (True, False)]
+    assert WebhookDelivery.objects.count() == 1 and PullRequest.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_stand_ins_send_webhook_over_http(live_server, stub, integration):
+    pr = stub.add_pull_request(stub.repo)
+    url = live_server.url + url_of(integration)
+    response = send_webhook(url, "pull_request", pull_request_event("opened", pr), secret=integration.webhook_secret)
+    assert response.status_code == 200 and response.json()["stored"] is True
+    bad = send_webhook(url, "pull_request", pull_request_event("opened", pr), secret="wrong")
+    assert bad.status_code == 401
+    assert send_webhook(url, "ping", {"zen": "Hi."}, secret=integration.webhook_secret).status_code == 204
+    assert stored(integration, pr).state == "open"
+
+
+def test_the_settings_snippet_shows_the_url_and_secret(rf, integration):
+    setup = webhook_setup(integration.team)
+    assert setup.path == url_of(integration) and setup.secret == integration.webhook_secret
+    assert webhook_setup(TeamFactory()) is None
+    page = Template(
+        "{% load github_webhooks %}{% github_webhook_setup team as webhook %}"
+        "{{ webhook.url }} {{ webhook.secret }} {{ webhook.content_type }} {{ webhook.events|join:', ' }}"
+    ).render(Context({"team": integration.team, "request": rf.get("/")}))
+    assert page == (
+        f"http://testserver{url_of(integration)} {integration.webhook_secret} application/json "
+        "Pull requests, Pull request reviews"
+    )
