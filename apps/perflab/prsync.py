@@ -14,7 +14,10 @@ Each ``Run`` holds the SQL statements (``capture_queries``), the writes among th
 ``stored_rows(team)`` snapshots what a team holds as tuples whose members are named by GitHub id
 and login (not by primary key), so that two teams' rows compare table by table (``compare_rows``).
 
-There is no webhook endpoint in the app yet, so no webhook burst is measured here.
+``webhook_burst(team, stub)`` then changes the stand-in's PRs (titles edited, reviews submitted) and
+delivers each change as GitHub would, signed, to the app's webhook endpoint
+(``POST /webhooks/github/<webhook id>/``, through Django's test client, so that its statements are
+captured), then delivers every one of them again: a replay answers 200 and changes no row.
 """
 
 from __future__ import annotations
@@ -217,6 +220,74 @@ def compare_rows(left: dict[str, list[tuple]], right: dict[str, list[tuple]]) ->
 
 def same_rows(left, right) -> bool:
     return all(table["equal"] for table in compare_rows(stored_rows(left), stored_rows(right)).values())
+
+
+# --- webhooks ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebhookBurst:
+    deliveries: int
+    statuses: tuple[int, ...]  # of every first delivery
+    statements: tuple[int, ...]  # per first delivery
+    replay_statuses: tuple[int, ...]
+    replay_statements: tuple[int, ...]
+    replays_changed_nothing: bool  # the team's rows are the same before and after the replays
+    seconds: float
+
+    @property
+    def max_statements(self) -> int:
+        return max(self.statements, default=0)
+
+
+def webhook_burst(team, stub: GitHubStub, *, edits: int = 10, reviews: int = 10) -> WebhookBurst:
+    """``edits`` title edits and ``reviews`` submitted reviews, delivered signed to the team's endpoint, then again."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from apps.integrations.models import GitHubIntegration
+    from apps.integrations.webhooks import webhook_id
+    from apps.perflab.github_stub import pull_request_event, pull_request_review_event, webhook_request
+
+    integration, _ = GitHubIntegration.objects.get_or_create(
+        team=team, defaults={"organization_slug": ORG, "access_token": TOKEN}
+    )
+    path = reverse("integrations:github_webhook", args=[webhook_id(integration)])
+    repository = repository_names(team)[0].partition("/")[2]
+    numbers = sorted(stub.repository(repository).pull_requests)
+    deliveries = []
+    for index in range(edits):
+        number = numbers[index % len(numbers)]
+        old = stub.pull_request(repository, number).title
+        pr = stub.update_pull_request(repository, number, title=f"{old} (edited {index})")
+        payload = pull_request_event("edited", pr, changes={"title": {"from": old}})
+        deliveries.append(webhook_request("pull_request", payload, secret=integration.webhook_secret,
+                                          delivery=f"prsync-edit-{index}"))
+    for index in range(reviews):
+        number = numbers[index % len(numbers)]
+        review = stub.add_review(repository, number)
+        payload = pull_request_review_event("submitted", stub.pull_request(repository, number), review)
+        deliveries.append(webhook_request("pull_request_review", payload, secret=integration.webhook_secret,
+                                          delivery=f"prsync-review-{index}"))
+    client = Client()
+
+    def deliver_all() -> tuple[list[int], list[int]]:
+        statuses, statements = [], []
+        for body, headers in deliveries:
+            sent = {name: value for name, value in headers.items() if name != "Content-Type"}
+            with capture_queries(call_sites=False) as capture:
+                response = client.post(path, data=body, content_type="application/json", headers=sent)
+            statuses.append(response.status_code)
+            statements.append(capture.count)
+        return statuses, statements
+
+    started = time.perf_counter()
+    statuses, statements = deliver_all()
+    seconds = time.perf_counter() - started
+    before = stored_rows(team)
+    replay_statuses, replay_statements = deliver_all()
+    return WebhookBurst(len(deliveries), tuple(statuses), tuple(statements), tuple(replay_statuses),
+                        tuple(replay_statements), stored_rows(team) == before, seconds)
 
 
 # --- the experiment ------------------------------------------------------------------------------

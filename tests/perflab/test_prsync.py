@@ -83,3 +83,17 @@ def test_the_stand_in_lists_pulls_reviews_and_commits_over_rest_with_link_header
             assert http.get("/repos/acme/api/pulls").status_code == 403
     finally:
         stub.stop()
+
+
+def test_a_burst_of_signed_webhook_deliveries_is_stored_in_few_statements_and_replays_change_nothing():
+    stub = prsync.stand_in(20, members=6)
+    try:
+        team = prsync.fresh_team(stub, "hooks")
+        prsync.run_shipped(team, stub)
+        burst = prsync.webhook_burst(team, stub, edits=3, reviews=3)
+        titles = sorted(title for _, _, title, *rest in prsync.stored_rows(team)["pull_requests"] if "edited" in title)
+    finally:
+        stub.stop()
+    assert burst.deliveries == 6 and set(burst.statuses) == {200} and set(burst.replay_statuses) == {200}
+    assert burst.max_statements <= 8, burst.statements  # <= 5 for the event, plus the test's savepoint pair
+    assert burst.replays_changed_nothing and len(titles) == 3
