@@ -261,8 +261,9 @@ class GitHubStub:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> GitHubStub:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+    def start(self, port: int = 0) -> GitHubStub:
+        """Serve on loopback, on ``port`` (0: any free one; ``manage.py github_standin`` picks a fixed one)."""
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="github-stub", daemon=True
