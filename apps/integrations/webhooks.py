@@ -25,6 +25,8 @@ same 404 as an unknown integration. The team's ``GitHubIntegration.webhook_secre
 - ``pull_request`` (opened, edited, closed merged or not, reopened, synchronize): lookup, delivery,
   members ``SELECT``, [new members upsert], PR upsert. The upsert leaves ``first_review_at`` and
   ``review_time_hours`` of a stored PR alone: the payload has no reviews, the stored ones decide.
+  It leaves the whole row alone when the stored ``github_updated_at`` is newer than the payload's
+  ``updated_at`` (GitHub does not promise the order of deliveries).
   Commits are not in the payload: the sync stores them.
 - ``pull_request_review`` (submitted, edited, dismissed): lookup, delivery, members ``SELECT``,
   one ``UPDATE ... RETURNING id`` of the stored PR (its first review moves earlier when this review
@@ -42,6 +44,8 @@ import json
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import sql
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -329,11 +333,11 @@ def handle_delivery(*, endpoint_id: str, body: bytes, headers) -> DeliveryResult
     with transaction.atomic():
         if not _insert_delivery(team.id, delivery, event, action):
             return DeliveryResult(200, f"Delivery {delivery} was already stored.", replay=True)
-        if review is None:
-            _store_pull_request(team, record, row)
-        else:
-            _store_review(team, record, row)
-        bump_team_data_version(team.id)
+        changed = _store_pull_request(team, record, row) if review is None else _store_review(team, record, row)
+        if changed:
+            bump_team_data_version(team.id)
+    if not changed:
+        return DeliveryResult(200, f"{event} {action}: the stored pull request is newer; nothing changed.")
     return DeliveryResult(200, f"{event} {action} stored.", stored=True)
 
 
@@ -349,23 +353,41 @@ def _insert_delivery(team_id: int, delivery: str, event: str, action: str) -> bo
         return cursor.fetchone() is not None
 
 
-def _store_pull_request(team, record: PullRequestRecord, row: PullRequest) -> None:
-    members, _ = resolve_people(team, [record.author])
+def _store_pull_request(team, record: PullRequestRecord, row: PullRequest) -> bool:
+    """The PR upsert; False when nothing changed (the stored row is newer and no member was created)."""
+    members, created = resolve_people(team, [record.author])
     row.author_id = _member(members, record.author)
-    PullRequest.objects.bulk_create(
-        [row],
-        update_conflicts=True,
-        unique_fields=["team", "github_repo", "github_pr_id"],
-        update_fields=WEBHOOK_PR_FIELDS,
+    return _upsert_unless_older(row) or created > 0
+
+
+def _upsert_unless_older(row: PullRequest) -> bool:
+    """``bulk_create``'s upsert of one PR, with ``WHERE`` the stored row is not newer: one statement.
+
+    GitHub does not promise the order of deliveries: an older one (its ``updated_at`` before the
+    stored ``github_updated_at``) leaves the row alone. False when it did.
+    """
+    meta = PullRequest._meta
+    query = sql.InsertQuery(
+        PullRequest,
+        on_conflict=OnConflict.UPDATE,
+        update_fields=[meta.get_field(name) for name in WEBHOOK_PR_FIELDS],
+        unique_fields=[meta.get_field(name) for name in ("team", "github_repo", "github_pr_id")],
     )
+    query.insert_values([field for field in meta.concrete_fields if not field.primary_key], [row])
+    [(statement, params)] = query.get_compiler(using=PullRequest.objects.db).as_sql()
+    column = f'"{meta.db_table}"."{meta.get_field("github_updated_at").column}"'
+    statement += f' WHERE {column} IS NULL OR {column} <= EXCLUDED."{meta.get_field("github_updated_at").column}"'
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.rowcount > 0
 
 
-def _store_review(team, record: PullRequestRecord, row: PullRequest) -> None:
+def _store_review(team, record: PullRequestRecord, row: PullRequest) -> bool:
     members, _ = resolve_people(team, [record.author, *(review.author for review in record.reviews)])
     pr_id = _move_first_review(team, record)
     if pr_id is None:  # a review of a PR never stored: the payload's PR, first review from this review
         row.author_id = _member(members, record.author)
-        PullRequest.objects.bulk_create(
+        PullRequest.objects.bulk_create(  # a plain upsert: it returns the id the review needs
             [row],
             update_conflicts=True,
             unique_fields=["team", "github_repo", "github_pr_id"],
@@ -378,6 +400,7 @@ def _store_review(team, record: PullRequestRecord, row: PullRequest) -> None:
         PRReview.objects.bulk_create(
             reviews, update_conflicts=True, unique_fields=["team", "github_review_id"], update_fields=REVIEW_FIELDS
         )
+    return True
 
 
 def _move_first_review(team, record: PullRequestRecord) -> int | None:

@@ -485,3 +485,16 @@ def test_the_settings_snippet_shows_the_url_and_secret(rf, integration):
         f"http://testserver{url_of(integration)} {integration.webhook_secret} application/json "
         "Pull requests, Pull request reviews"
     )
+
+
+def test_an_older_delivery_arriving_late_leaves_the_newer_row(client, stub, integration):
+    pr = stub.add_pull_request(stub.repo, title="Before")
+    opened = pull_request_event("opened", pr)
+    stub.update_pull_request(stub.repo, pr.number, state="MERGED", title="After")
+    closed = pull_request_event("closed", pr)
+    assert deliver(client, integration, "pull_request", closed).json()["stored"] is True
+    late = deliver(client, integration, "pull_request", opened)
+    assert late.status_code == 200 and late.json()["stored"] is False and late.json()["replay"] is False
+    row = stored(integration, pr)
+    assert (row.state, row.title, row.github_updated_at) == ("merged", "After", pr.updated_at)
+    assert WebhookDelivery.objects.count() == 2  # the late one is recorded: a replay of it is a replay
