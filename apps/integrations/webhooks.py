@@ -13,12 +13,13 @@ same 404 as an unknown integration. The team's ``GitHubIntegration.webhook_secre
 4. ``ping`` and every event or action not handled here: 204, nothing written;
 5. the JSON is parsed and mapped to the sync's records (``github_records``): malformed is 400 with a
    message, nothing written;
-6. one transaction: the delivery is inserted with ``ON CONFLICT (team, delivery_id) DO NOTHING``; a
-   replay (the row was there, or a concurrent replay inserted it first: the unique index makes this
-   one wait for it) answers 200 and writes nothing more. Otherwise the event is stored through
-   ``pr_sync``'s mapping (``_pr_row``, ``_review_rows``, ``first_review_at``, ``hours_between``,
-   ``resolve_people``: the derived-field rules live there only), and the team's cache version is
-   bumped once, on commit.
+6. one transaction: the delivery is inserted with ``ON CONFLICT (team, delivery_id) DO NOTHING``, in
+   the same statement as the check that the PR's repository is one the team tracks (the sync stores
+   no other: an untracked one is 204, nothing written); a replay (the row was there, or a concurrent
+   replay inserted it first: the unique index makes this one wait for it) answers 200 and writes
+   nothing more. Otherwise the event is stored through ``pr_sync``'s mapping (``_pr_row``,
+   ``_review_rows``, ``first_review_at``, ``hours_between``, ``resolve_people``: the derived-field
+   rules live there only), and the team's cache version is bumped once, on commit.
 
 **Statements per event** (the whole request, the integration lookup included), at most 5:
 
@@ -51,7 +52,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from apps.integrations.github_records import GitHubUser, PullRequestRecord, ReviewRecord
 from apps.integrations.member_sync import resolve_people
-from apps.integrations.models import GitHubIntegration, WebhookDelivery
+from apps.integrations.models import GitHubIntegration, TrackedRepository, WebhookDelivery
 from apps.integrations.pr_sync import (
     PR_FIELDS,
     REVIEW_FIELDS,
@@ -331,7 +332,10 @@ def handle_delivery(*, endpoint_id: str, body: bytes, headers) -> DeliveryResult
 
     team = integration.team
     with transaction.atomic():
-        if not _insert_delivery(team.id, delivery, event, action):
+        inserted = _insert_delivery(team.id, record.repository, delivery, event, action)
+        if inserted == "untracked":
+            return DeliveryResult(204, f"{record.repository} is not a tracked repository of this team.")
+        if inserted == "replay":
             return DeliveryResult(200, f"Delivery {delivery} was already stored.", replay=True)
         changed = _store_pull_request(team, record, row) if review is None else _store_review(team, record, row)
         if changed:
@@ -341,16 +345,29 @@ def handle_delivery(*, endpoint_id: str, body: bytes, headers) -> DeliveryResult
     return DeliveryResult(200, f"{event} {action} stored.", stored=True)
 
 
-def _insert_delivery(team_id: int, delivery: str, event: str, action: str) -> bool:
-    """Insert the delivery, ``ON CONFLICT DO NOTHING``; False when it was there (a replay)."""
-    meta = WebhookDelivery._meta
-    sql = (
-        f'INSERT INTO "{meta.db_table}" (team_id, delivery_id, event, action, received_at) '
-        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (team_id, delivery_id) DO NOTHING RETURNING id"
+def _insert_delivery(team_id: int, repository: str, delivery: str, event: str, action: str) -> str:
+    """Insert the delivery, ``ON CONFLICT DO NOTHING``, if ``repository`` is tracked: one statement.
+
+    ``"untracked"`` (nothing inserted: the sync does not store that repository either), ``"replay"``
+    (the row was there) or ``"new"``.
+    """
+    delivery_table = WebhookDelivery._meta.db_table
+    tracked_table = TrackedRepository._meta.db_table
+    statement = (
+        f'WITH tracked AS (SELECT EXISTS (SELECT 1 FROM "{tracked_table}" '
+        "WHERE team_id = %s AND name_with_owner = %s AND is_tracked) AS ok), "
+        f'inserted AS (INSERT INTO "{delivery_table}" (team_id, delivery_id, event, action, received_at) '
+        "SELECT %s, %s, %s, %s, %s FROM tracked WHERE ok "
+        "ON CONFLICT (team_id, delivery_id) DO NOTHING RETURNING id) "
+        "SELECT (SELECT ok FROM tracked), EXISTS (SELECT 1 FROM inserted)"
     )
+    params = [team_id, repository, team_id, delivery, event[:50], str(action)[:50], timezone.now()]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [team_id, delivery, event[:50], str(action)[:50], timezone.now()])
-        return cursor.fetchone() is not None
+        cursor.execute(statement, params)
+        tracked, inserted = cursor.fetchone()
+    if not tracked:
+        return "untracked"
+    return "new" if inserted else "replay"
 
 
 def _store_pull_request(team, record: PullRequestRecord, row: PullRequest) -> bool:

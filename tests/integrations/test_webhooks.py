@@ -11,8 +11,8 @@ from django.db import connection
 from django.template import Context, Template
 from django.urls import reverse
 
-from apps.integrations.factories import GitHubIntegrationFactory
-from apps.integrations.models import WebhookDelivery
+from apps.integrations.factories import GitHubIntegrationFactory, TrackedRepositoryFactory
+from apps.integrations.models import TrackedRepository, WebhookDelivery
 from apps.integrations.pr_sync import hours_between
 from apps.integrations.webhooks import MAX_BODY_BYTES, handle_delivery, webhook_id, webhook_setup
 from apps.metrics.factories import TeamMemberFactory
@@ -44,9 +44,16 @@ def stub():
     return stub
 
 
+def connect(stub):
+    """A team with an integration that tracks the stand-in's repository."""
+    integration = GitHubIntegrationFactory()
+    TrackedRepositoryFactory(team=integration.team, name_with_owner=f"acme/{stub.repo}", is_tracked=True)
+    return integration
+
+
 @pytest.fixture
-def integration():
-    return GitHubIntegrationFactory()
+def integration(stub):
+    return connect(stub)
 
 
 def url_of(integration) -> str:
@@ -217,7 +224,7 @@ def test_the_cache_version_is_bumped_once_on_commit(client, stub, integration, d
 
 
 def test_a_bad_a_missing_and_another_teams_signature_are_401(client, stub, integration):
-    other = GitHubIntegrationFactory()
+    other = connect(stub)
     pr = stub.add_pull_request(stub.repo)
     payload = pull_request_event("opened", pr)
     before = written()
@@ -257,7 +264,7 @@ def test_a_replay_answers_200_and_writes_nothing_twice(client, stub, integration
     assert response.status_code == 200 and response.json()["replay"] is True
     assert written() == before and stored(integration, pr).title == "changed since"
     # the same delivery id at another team is that team's own delivery
-    other = GitHubIntegrationFactory()
+    other = connect(stub)
     assert deliver(client, other, "pull_request", pull_request_event("opened", pr), delivery=delivery).json()["stored"]
 
 
@@ -381,7 +388,7 @@ def test_a_review_event_takes_at_most_5_statements(client, stub, integration, ca
 def test_the_statements_are_the_same_for_a_small_and_a_big_team(client, stub):
     counts = []
     for size in (5, 50):
-        integration = GitHubIntegrationFactory()
+        integration = connect(stub)
         TeamMemberFactory.create_batch(size, team=integration.team)
         pr = stub.add_pull_request(stub.repo)
         body, headers = webhook_request(
@@ -498,3 +505,14 @@ def test_an_older_delivery_arriving_late_leaves_the_newer_row(client, stub, inte
     row = stored(integration, pr)
     assert (row.state, row.title, row.github_updated_at) == ("merged", "After", pr.updated_at)
     assert WebhookDelivery.objects.count() == 2  # the late one is recorded: a replay of it is a replay
+
+
+def test_a_repository_the_team_does_not_track_is_204_and_writes_nothing(client, stub, integration):
+    pr = stub.add_pull_request(stub.repo)
+    TrackedRepository.objects.filter(team=integration.team).update(is_tracked=False)
+    before = written()
+    response = deliver(client, integration, "pull_request", pull_request_event("opened", pr))
+    assert response.status_code == 204 and written() == before
+    review = stub.add_review(stub.repo, pr.number)
+    response = deliver(client, integration, "pull_request_review", pull_request_review_event("submitted", pr, review))
+    assert response.status_code == 204 and written() == before
