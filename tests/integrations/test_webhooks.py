@@ -516,3 +516,10 @@ def test_a_repository_the_team_does_not_track_is_204_and_writes_nothing(client, 
     review = stub.add_review(stub.repo, pr.number)
     response = deliver(client, integration, "pull_request_review", pull_request_review_event("submitted", pr, review))
     assert response.status_code == 204 and written() == before
+
+
+def test_the_webhook_url_tag_from_an_id_takes_no_statement(rf, integration):
+    template = Template("{% load github_webhooks %}{% github_webhook_url integration_id %}")
+    with assert_max_queries(0):
+        page = template.render(Context({"integration_id": integration.pk, "request": rf.get("/")}))
+    assert page == f"http://testserver{url_of(integration)}"
