@@ -229,6 +229,8 @@ def user_record(user) -> GitHubUser | None:
         return None
     user = _object(user, "user")
     login = _text(user.get("login"), "user.login")
+    if len(login) > 100 or not login.isprintable():  # GitHub's logins are at most 39 characters
+        raise MalformedPayload("user.login is not a GitHub login.")
     if login.lower() == GHOST_LOGIN:
         return None
     user_id = user.get("id")
@@ -307,13 +309,13 @@ def handle_delivery(*, endpoint_id: str, body: bytes, headers) -> DeliveryResult
         return DeliveryResult(204, f"{event[:50] or 'This event'} is not stored.")
     try:
         payload = json.loads(body)
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
-        raise MalformedPayload(f"The body is not JSON: {exc}.") from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, nesting too deep
+        raise MalformedPayload(f"The body is not JSON: {str(exc)[:200]}.") from None
     if not isinstance(payload, dict):
         raise MalformedPayload("The payload is not a JSON object.")
     action = payload.get("action")
     actions = PULL_REQUEST_ACTIONS if event == "pull_request" else REVIEW_ACTIONS
-    if action not in actions:
+    if not isinstance(action, str) or action not in actions:
         return DeliveryResult(204, f"{event} {str(action)[:50]} is not stored.")
     delivery = headers.get("X-GitHub-Delivery") or ""
     if not delivery or len(delivery) > 100 or not delivery.isprintable() or not delivery.isascii():

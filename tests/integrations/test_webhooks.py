@@ -414,6 +414,12 @@ def test_hostile_deliveries_never_answer_5xx(client, stub, integration):
         good.replace(b'"title":"', b'"title":"\\u0000'),
         b'{"action": "opened"' * 1000,
         b"\xef\xbb\xbf{}",
+        b"[" * 200_000,
+        b'{"action": {}}',
+        b'{"action": []}',
+        b'{"action": "opened", "n": 1' + b"0" * 5000 + b"}",
+        good.replace(b'"login":"', b'"login":"' + b"x" * 5000),
+        good.replace(b'"login":"', b'"login":"\\n'),
     ]
     for body in bodies:
         for event in ["pull_request", "pull_request_review", "ping", "\x00", "x" * 5000]:
