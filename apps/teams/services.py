@@ -50,8 +50,8 @@ def teams_for_home(user) -> QuerySet[Team]:
 def team_settings(team: Team) -> dict:
     """What the settings page shows, in six statements whatever the team's size.
 
-    - ``github``: ``{"organization", "token_set", "copilot_synced_through"}`` or None. The token itself
-      is never read: it stays encrypted in the database.
+    - ``github``: ``{"organization", "token_set", "copilot_synced_through", "id", "webhook_secret"}`` or None.
+      The token itself is never read: it stays encrypted in the database.
     - ``memberships``: ``{"user__username", "user__email", "role", "created_at"}``, admins first, then by
       username.
     - ``invites``: the open ones (unused, unexpired), newest first, with ``created_by__username``.
@@ -64,7 +64,7 @@ def team_settings(team: Team) -> dict:
     github = (
         GitHubIntegration.objects.filter(team=team)
         .annotate(token_set=ExpressionWrapper(~Q(access_token=""), output_field=BooleanField()))
-        .values("organization_slug", "token_set", "copilot_synced_through")
+        .values("id", "organization_slug", "token_set", "copilot_synced_through", "webhook_secret")
         .first()
     )
     memberships = list(
@@ -97,6 +97,8 @@ def team_settings(team: Team) -> dict:
             "organization": github["organization_slug"],
             "token_set": github["token_set"],
             "copilot_synced_through": github["copilot_synced_through"],
+            "id": github["id"],  # the webhook URL is derived from it (no statement)
+            "webhook_secret": github["webhook_secret"],  # for the admin to paste into GitHub
         },
         "memberships": memberships,
         "invites": invites,

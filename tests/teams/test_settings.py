@@ -97,6 +97,18 @@ def test_the_home_page_links_settings_for_admins_only(world):
 # --- what it shows ---------------------------------------------------------------------------
 
 
+def test_the_webhook_url_and_secret_to_paste_into_github_are_shown(world):
+    from apps.integrations.webhooks import webhook_id
+
+    integration = world["platform"].github_integration
+    body = _logged_in(world["ada"]).get(_url()).content.decode()
+    url = reverse("integrations:github_webhook", args=[webhook_id(integration.id)])
+    assert f"<code>http://testserver{url}</code>" in body
+    assert f"<code>{integration.webhook_secret}</code>" in body and len(integration.webhook_secret) >= 20
+    # another team's secret never is
+    assert world["secret"].github_integration.webhook_secret not in body
+
+
 def test_the_token_is_never_shown(world):
     body = _logged_in(world["ada"]).get(_url()).content.decode()
     assert TOKEN not in body and TOKEN[4:12] not in body
