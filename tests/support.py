@@ -5,7 +5,12 @@ from urllib.parse import quote
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from apps.integrations.factories import GitHubIntegrationFactory, SyncStatusFactory, TrackedRepositoryFactory
+from apps.integrations.factories import (
+    GitHubIntegrationFactory,
+    SyncStatusFactory,
+    TrackedRepositoryFactory,
+    WebhookDeliveryFactory,
+)
 from apps.metrics.factories import (
     AIUsageDailyFactory,
     CommitFactory,
@@ -27,6 +32,7 @@ ALL_FACTORIES = [
     GitHubIntegrationFactory,
     TrackedRepositoryFactory,
     SyncStatusFactory,
+    WebhookDeliveryFactory,
     TeamMemberFactory,
     PullRequestFactory,
     PRReviewFactory,

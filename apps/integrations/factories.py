@@ -1,6 +1,9 @@
+import datetime as dt
+import uuid
+
 import factory
 
-from apps.integrations.models import GitHubIntegration, SyncStatus, TrackedRepository
+from apps.integrations.models import GitHubIntegration, SyncStatus, TrackedRepository, WebhookDelivery
 from apps.teams.factories import TeamFactory
 
 
@@ -34,3 +37,16 @@ class SyncStatusFactory(factory.django.DjangoModelFactory):
     kind = SyncStatus.Kind.MEMBERS
     state = SyncStatus.State.DONE
     counts = factory.LazyFunction(lambda: {"created": 0, "updated": 0})
+
+
+class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
+    """A delivery the team's endpoint has already stored (a replay of it writes nothing)."""
+
+    class Meta:
+        model = WebhookDelivery
+
+    team = factory.SubFactory(TeamFactory)
+    delivery_id = factory.LazyFunction(lambda: str(uuid.uuid4()))
+    event = "pull_request"
+    action = "opened"
+    received_at = factory.LazyFunction(lambda: dt.datetime.now(dt.UTC))
