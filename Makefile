@@ -54,7 +54,10 @@ lint: install
 
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval-sanitize.cfg -p no:cacheprovider
 
-test: install lint unit-tests notebook-tests
+# The unit tests and the notebooks use databases and cache keys of their own and neither fills both
+# cores alone: they run side by side (each line of output whole, prefixed by its file).
+test: install lint
+	@$(MAKE) --no-print-directory -j2 --output-sync=line unit-tests notebook-tests
 
 unit-tests: install
 	$(BIN)/pytest
