@@ -9,11 +9,16 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_SEED_ARGS ?= --teams 1 --members 50 --prs-per-member 20 --days 90
+# make demo also serves the loopback GitHub stand-in (manage.py github_standin) for "Create a team"
+DEMO_GITHUB_PORT ?= 8765
+DEMO_GITHUB_ORG ?= acme
+DEMO_GITHUB_TOKEN ?= demo_token
 
 .PHONY: help install demo serve test unit-tests notebook-tests lint stop servers shell lab notebooks report bench
 
 help:
 	@echo "make demo    - install, start embedded servers, migrate, seed 50 members, serve on http://$(HOST):$(PORT)/"
+	@echo "              with the GitHub stand-in on :$(DEMO_GITHUB_PORT) (organisation $(DEMO_GITHUB_ORG), token $(DEMO_GITHUB_TOKEN))"
 	@echo "make test    - install and run the whole test suite"
 	@echo "make stop    - stop the embedded PostgreSQL and Redis"
 	@echo "make lint    - ruff"
@@ -43,8 +48,23 @@ servers: install
 demo: install
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo $(DEMO_SEED_ARGS) --skip-existing
-	@echo "Serving on http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)  -- Ctrl-C to stop"
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@# The stand-in in the background (log: .tformance/github-standin.log), stopped when this recipe ends.
+	@# No Celery worker here: tasks run eagerly, in the web server ("Sync now" syncs in the request).
+	@mkdir -p .tformance; \
+	PYTHONUNBUFFERED=1 $(BIN)/python manage.py github_standin --port $(DEMO_GITHUB_PORT) --org $(DEMO_GITHUB_ORG) \
+	  --token $(DEMO_GITHUB_TOKEN) > .tformance/github-standin.log 2>&1 & standin=$$!; \
+	trap 'kill $$standin 2>/dev/null; wait $$standin 2>/dev/null' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	for _ in $$(seq 100); do \
+	  grep -q "GitHub stand-in on" .tformance/github-standin.log && break; \
+	  kill -0 $$standin 2>/dev/null || { cat .tformance/github-standin.log; \
+	    echo "The GitHub stand-in did not start (port $(DEMO_GITHUB_PORT) busy? make demo DEMO_GITHUB_PORT=...)"; exit 1; }; \
+	  sleep 0.2; \
+	done; \
+	echo "GitHub stand-in on http://127.0.0.1:$(DEMO_GITHUB_PORT)/: to connect a team, log in, Create a team,"; \
+	echo "  organisation $(DEMO_GITHUB_ORG), token $(DEMO_GITHUB_TOKEN); then List from GitHub, track, Sync now."; \
+	echo "Serving on http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)  -- Ctrl-C to stop"; \
+	GITHUB_API_URL=http://127.0.0.1:$(DEMO_GITHUB_PORT) CELERY_TASK_ALWAYS_EAGER=true \
+	  $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 serve: install
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)

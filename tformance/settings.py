@@ -135,6 +135,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="tformance")
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# True runs every task in the process that enqueues it, with no worker: `make demo` sets it (its "Sync now" syncs
+# in the request). Production leaves it off and runs `celery -A tformance worker`.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # The schedule, in one place (``celery -A tformance beat``).
 CELERY_BEAT_SCHEDULE = {
     "sync-copilot-metrics-daily": {
