@@ -25,7 +25,7 @@ from tests.browser import test_dashboard_browser as dashboard_browser
 from tests.browser.test_dashboard_browser import PASSWORD, _javascript_errors, _wait
 
 ORGANIZATION = "acme"
-TOKEN = "demo_token"  # what `make demo` serves; "demo-token" (github_standin's default) fails the form's token check
+TOKEN = "demo_token"  # what `make demo` and github_standin serve
 
 pytestmark = dashboard_browser.pytestmark  # browser; skipped without Debian's chromium and chromedriver
 browser = dashboard_browser.browser  # the headless Chromium fixture

@@ -32,7 +32,7 @@ def test_the_demo_stand_in_serves_an_organisation_whose_history_ends_now():
             except httpx.TransportError:
                 time.sleep(0.1)
         assert httpx.get(f"{url}/user", headers={"Authorization": "Bearer wrong"}).status_code == 401
-        with GitHubClient("demo-token", base_url=url) as client:
+        with GitHubClient("demo_token", base_url=url) as client:
             report = client.check_access("acme")
             members = [user for page in client.organization_members("acme") for user in page]
             repositories = [repository for page in client.organization_repositories("acme") for repository in page]

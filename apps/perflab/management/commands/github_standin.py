@@ -1,6 +1,6 @@
 """Serve the loopback GitHub stand-in in the foreground, for the demo: a team connects to it in the browser.
 
-    python manage.py github_standin            # organisation "acme", token "demo-token", on port 8765
+    python manage.py github_standin            # organisation "acme", token "demo_token", on port 8765
 
 Point the web server (and a Celery worker) at it with ``GITHUB_API_URL=http://127.0.0.1:8765``. Its history
 ends now, so a synced team's dashboard has the last 90 days to show.
@@ -21,7 +21,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--org", default="acme", help="the organisation's login (default: acme)")
-        parser.add_argument("--token", default="demo-token", help="the token it accepts (default: demo-token)")
+        parser.add_argument("--token", default="demo_token", help="the token it accepts (default: demo_token)")
         parser.add_argument("--port", type=int, default=8765, help="loopback port (default: 8765)")
         parser.add_argument("--members", type=int, default=30)
         parser.add_argument("--repositories", type=int, default=3)
