@@ -82,8 +82,10 @@ test: install lint
 unit-tests: install
 	$(BIN)/pytest
 
+NOTEBOOKS ?= notebooks  # or a list of .ipynb files
+
 notebook-tests: install
-	@if ls notebooks/*.ipynb >/dev/null 2>&1; then $(BIN)/pytest $(NBVAL) notebooks; else echo "no notebooks yet"; fi
+	@if ls notebooks/*.ipynb >/dev/null 2>&1; then $(BIN)/pytest $(NBVAL) $(NOTEBOOKS); else echo "no notebooks yet"; fi
 
 # JupyterLab in notebooks/, new notebooks on the tformance kernel (Django set up, shell_plus imports),
 # kernel traffic encrypted (CurveZMQ) where the kernelspec supports it.
