@@ -30,3 +30,15 @@ def _clean_cache():
     cache.delete_pattern("*")
     yield
     cache.delete_pattern("*")
+
+
+@pytest.fixture
+def eager_celery():
+    """No worker: tasks, groups and chords run in the process that enqueues them (test_celery's real-worker
+    test covers the broker)."""
+    from tformance.celery import app
+
+    was = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = was

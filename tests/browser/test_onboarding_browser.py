@@ -44,17 +44,6 @@ def github(settings):
         yield stub
 
 
-@pytest.fixture
-def eager_celery():
-    """No worker: tasks run in the process that enqueues them (the live server's thread)."""
-    from tformance.celery import app
-
-    was = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = was
-
-
 def _fill(browser, element_id, value):
     from selenium.webdriver.common.by import By
 

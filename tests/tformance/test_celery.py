@@ -158,15 +158,6 @@ def organization(settings):
         yield stub
 
 
-@pytest.fixture
-def eager():
-    """Groups and chords run in this process (the real-worker test above covers the broker)."""
-    was = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = was
-
-
 def _tracked_team():
     from apps.integrations import team_sync
     from apps.integrations.models import TrackedRepository
@@ -182,7 +173,7 @@ def _tracked_team():
 
 @pytest.mark.django_db
 def test_the_team_task_syncs_members_then_a_chord_of_repositories(
-    organization, eager, django_capture_on_commit_callbacks
+    organization, eager_celery, django_capture_on_commit_callbacks
 ):
     from apps.integrations.models import SyncStatus
     from apps.integrations.tasks import sync_team_github_task
@@ -348,7 +339,7 @@ def test_a_real_worker_runs_the_team_sync_chord():
 
 @pytest.mark.django_db
 def test_a_malformed_page_fails_that_repository_and_the_chord_still_finishes(
-    organization, eager, django_capture_on_commit_callbacks
+    organization, eager_celery, django_capture_on_commit_callbacks
 ):
     from apps.integrations.models import SyncStatus, TrackedRepository
     from apps.integrations.tasks import sync_team_github_task
