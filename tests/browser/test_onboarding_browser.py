@@ -53,16 +53,25 @@ def _fill(browser, element_id, value):
 
 
 def _submit(browser, label):
-    """Click the submit button labelled ``label`` and wait for the next page (the old one goes stale)."""
+    """Click the submit button labelled ``label`` and wait until the next page has loaded.
+
+    The old page is marked with a window property that the next page does not have. Polling an element of
+    the old page for staleness instead raced the navigation: chromedriver answered "unhandled inspector
+    error" when the check landed while the old document was being torn down (a CI failure), so errors
+    from the driver during the wait are retried, not raised.
+    """
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     buttons = [b for b in browser.find_elements(By.CSS_SELECTOR, "button[type=submit]") if b.text.strip() == label]
     assert buttons, f"no {label!r} button on {browser.current_url}"
-    page = browser.find_element(By.TAG_NAME, "html")
+    browser.execute_script("window.tformanceOldPage = true;")
     buttons[0].click()
-    _wait(browser, expected_conditions.staleness_of(page), f"the page after {label!r}")
-    _wait(browser, lambda d: d.execute_script("return document.readyState") == "complete", f"{label!r} loaded")
+    WebDriverWait(browser, dashboard_browser.WAIT_SECONDS, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script("return !window.tformanceOldPage && document.readyState === 'complete';"),
+        f"the page after {label!r}",
+    )
 
 
 @pytest.mark.django_db(transaction=True)
