@@ -218,20 +218,20 @@ def _newer(page: PullRequestPage, watermark: dt.datetime | None) -> tuple[list[P
 def _store(team, records: list[PullRequestRecord], result: PageResult) -> PageResult:
     """The page's writes, inside the caller's transaction."""
     records = _latest_per_number(records)
-    rows = [_pr_row(team, record) for record in records]  # checks every record before any statement
+    rows = [pull_request_row(team, record) for record in records]  # checks every record before any statement
     people = [record.author for record in records]
     people += [review.author for record in records for review in record.reviews]
     people += [commit.author for record in records for commit in record.commits]
     members, created = resolve_people(team, people)
     for row, record in zip(rows, records, strict=True):
-        row.author_id = _member(members, record.author)
+        row.author_id = member_id(members, record.author)
     PullRequest.objects.bulk_create(
         rows,
         update_conflicts=True,
         unique_fields=["team", "github_repo", "github_pr_id"],
         update_fields=PR_FIELDS,
     )
-    reviews = _review_rows(team, records, rows, members)
+    reviews = review_rows(team, records, rows, members)
     if reviews:
         PRReview.objects.bulk_create(
             reviews, update_conflicts=True, unique_fields=["team", "github_review_id"], update_fields=REVIEW_FIELDS
@@ -242,9 +242,7 @@ def _store(team, records: list[PullRequestRecord], result: PageResult) -> PageRe
             commits, update_conflicts=True, unique_fields=["team", "github_sha"], update_fields=COMMIT_FIELDS
         )
     bump_team_data_version(team.id)
-    return replace(
-        result, pull_requests=len(rows), reviews=len(reviews), commits=len(commits), members_created=created
-    )
+    return replace(result, pull_requests=len(rows), reviews=len(reviews), commits=len(commits), members_created=created)
 
 
 def _latest_per_number(records: list[PullRequestRecord]) -> list[PullRequestRecord]:
@@ -257,11 +255,16 @@ def _latest_per_number(records: list[PullRequestRecord]) -> list[PullRequestReco
     return list(latest.values())
 
 
-def _member(members: dict[PersonKey, int], user: GitHubUser | None) -> int | None:
+def member_id(members: dict[PersonKey, int], user: GitHubUser | None) -> int | None:
+    """The member id ``resolve_people`` found for ``user``; None for nobody (a ghost)."""
     return None if user is None else members.get(person_key(user))
 
 
-def _pr_row(team, record: PullRequestRecord) -> PullRequest:
+def pull_request_row(team, record: PullRequestRecord) -> PullRequest:
+    """The unsaved row of a record, its derived fields computed; ``MalformedPullRequest`` when it cannot be one.
+
+    The one place the derived-field rules are applied (the sync and the webhooks both store through it).
+    """
     state = PR_STATES.get(record.state.upper())
     if state is None:
         raise MalformedPullRequest(f"{record.repository}#{record.number}: unknown state {record.state!r}")
@@ -290,7 +293,8 @@ def _pr_row(team, record: PullRequestRecord) -> PullRequest:
     )
 
 
-def _review_rows(team, records, rows, members) -> list[PRReview]:
+def review_rows(team, records, rows, members) -> list[PRReview]:
+    """The unsaved reviews of ``records`` (submitted, in a known state), linked to ``rows``' ids, one per GitHub id."""
     reviews: dict[int, PRReview] = {}
     for record, row in zip(records, rows, strict=True):
         for review in record.reviews:
@@ -302,7 +306,7 @@ def _review_rows(team, records, rows, members) -> list[PRReview]:
             reviews[review.database_id] = PRReview(
                 team=team,
                 pull_request_id=row.pk,
-                reviewer_id=_member(members, review.author),
+                reviewer_id=member_id(members, review.author),
                 state=state,
                 submitted_at=review.submitted_at,
                 github_review_id=review.database_id,
@@ -318,7 +322,7 @@ def _commit_rows(team, records, rows, members) -> list[Commit]:
                 team=team,
                 github_sha=commit.oid,
                 github_repo=record.repository,
-                author_id=_member(members, commit.author),
+                author_id=member_id(members, commit.author),
                 pull_request_id=row.pk,
                 committed_at=commit.committed_at,
                 additions=commit.additions,

@@ -17,9 +17,9 @@ same 404 as an unknown integration. The team's ``GitHubIntegration.webhook_secre
    the same statement as the check that the PR's repository is one the team tracks (the sync stores
    no other: an untracked one is 204, nothing written); a replay (the row was there, or a concurrent
    replay inserted it first: the unique index makes this one wait for it) answers 200 and writes
-   nothing more. Otherwise the event is stored through ``pr_sync``'s mapping (``_pr_row``,
-   ``_review_rows``, ``first_review_at``, ``hours_between``, ``resolve_people``: the derived-field
-   rules live there only), and the team's cache version is bumped once, on commit.
+   nothing more. Otherwise the event is stored through ``pr_sync``'s mapping (``pull_request_row``,
+   ``review_rows``, ``member_id``, and ``member_sync.resolve_people``: the derived-field rules live
+   there only), and the team's cache version is bumped once, on commit.
 
 **Statements per event** (the whole request, the integration lookup included), at most 5:
 
@@ -30,10 +30,11 @@ same 404 as an unknown integration. The team's ``GitHubIntegration.webhook_secre
   ``updated_at`` (GitHub does not promise the order of deliveries).
   Commits are not in the payload: the sync stores them.
 - ``pull_request_review`` (submitted, edited, dismissed): lookup, delivery, members ``SELECT``,
-  one ``UPDATE ... RETURNING id`` of the stored PR (its first review moves earlier when this review
-  counts: not the author's, not a bot's), review upsert. Five when the reviewer and author are
-  known; one more when someone is new (the members upsert), and one more when the PR itself was
-  never stored (it is inserted from the payload's PR, its first review computed from this review).
+  [new members upsert], and one statement for the PR and the review: ``WITH pull_request AS
+  (INSERT ... ON CONFLICT DO UPDATE ... RETURNING id) INSERT`` the review. A stored PR keeps every
+  field but its first review, which moves earlier when this review counts (not the author's, not
+  a bot's); a PR never stored is inserted from the payload's PR, its first review this review's.
+  Five at most: a new reviewer, a new author and a PR never stored all at once included.
 """
 
 from __future__ import annotations
@@ -45,8 +46,6 @@ import json
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import sql
-from django.db.models.constants import OnConflict
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -57,11 +56,9 @@ from apps.integrations.pr_sync import (
     PR_FIELDS,
     REVIEW_FIELDS,
     MalformedPullRequest,
-    _member,
-    _pr_row,
-    _review_rows,
-    first_review_at,
-    hours_between,
+    member_id,
+    pull_request_row,
+    review_rows,
 )
 from apps.metrics.models import PRReview, PullRequest
 from apps.metrics.services.team_cache import bump_team_data_version
@@ -328,7 +325,7 @@ def handle_delivery(*, endpoint_id: str, body: bytes, headers) -> DeliveryResult
             return DeliveryResult(204, "A pending review is not stored.")
     record = pull_request_record(payload, reviews=(review,) if review else ())
     try:
-        row = _pr_row(integration.team, record)  # checks the record before any statement
+        row = pull_request_row(integration.team, record)  # checks the record before any statement
     except MalformedPullRequest as exc:
         raise MalformedPayload(str(exc)) from None
 
@@ -375,71 +372,89 @@ def _insert_delivery(team_id: int, repository: str, delivery: str, event: str, a
 def _store_pull_request(team, record: PullRequestRecord, row: PullRequest) -> bool:
     """The PR upsert; False when nothing changed (the stored row is newer and no member was created)."""
     members, created = resolve_people(team, [record.author])
-    row.author_id = _member(members, record.author)
+    row.author_id = member_id(members, record.author)
     return _upsert_unless_older(row) or created > 0
 
 
 def _upsert_unless_older(row: PullRequest) -> bool:
-    """``bulk_create``'s upsert of one PR, with ``WHERE`` the stored row is not newer: one statement.
+    """Upsert one PR, ``WHERE`` the stored row is not newer: one statement; False when it was left alone.
 
     GitHub does not promise the order of deliveries: an older one (its ``updated_at`` before the
-    stored ``github_updated_at``) leaves the row alone. False when it did.
+    stored ``github_updated_at``) leaves the row alone.
     """
-    meta = PullRequest._meta
-    query = sql.InsertQuery(
-        PullRequest,
-        on_conflict=OnConflict.UPDATE,
-        update_fields=[meta.get_field(name) for name in WEBHOOK_PR_FIELDS],
-        unique_fields=[meta.get_field(name) for name in ("team", "github_repo", "github_pr_id")],
+    table, columns, values = _row_values(row)
+    updated_at = _column(PullRequest, "github_updated_at")
+    statement = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(values))}) "
+        f"ON CONFLICT ({_PR_KEY}) DO UPDATE SET {_set_from_excluded(PullRequest, WEBHOOK_PR_FIELDS)} "
+        f"WHERE {table}.{updated_at} IS NULL OR {table}.{updated_at} <= EXCLUDED.{updated_at}"
     )
-    query.insert_values([field for field in meta.concrete_fields if not field.primary_key], [row])
-    [(statement, params)] = query.get_compiler(using=PullRequest.objects.db).as_sql()
-    column = f'"{meta.db_table}"."{meta.get_field("github_updated_at").column}"'
-    statement += f' WHERE {column} IS NULL OR {column} <= EXCLUDED."{meta.get_field("github_updated_at").column}"'
     with connection.cursor() as cursor:
-        cursor.execute(statement, params)
+        cursor.execute(statement, values)
         return cursor.rowcount > 0
 
 
 def _store_review(team, record: PullRequestRecord, row: PullRequest) -> bool:
+    """The review and its PR in one statement, after the people (one ``SELECT``, one upsert when someone is new)."""
     members, _ = resolve_people(team, [record.author, *(review.author for review in record.reviews)])
-    pr_id = _move_first_review(team, record)
-    if pr_id is None:  # a review of a PR never stored: the payload's PR, first review from this review
-        row.author_id = _member(members, record.author)
-        PullRequest.objects.bulk_create(  # a plain upsert: it returns the id the review needs
-            [row],
-            update_conflicts=True,
-            unique_fields=["team", "github_repo", "github_pr_id"],
-            update_fields=WEBHOOK_PR_FIELDS,
-        )
-    else:
-        row = PullRequest(pk=pr_id)
-    reviews = _review_rows(team, [record], [row], members)
-    if reviews:
-        PRReview.objects.bulk_create(
-            reviews, update_conflicts=True, unique_fields=["team", "github_review_id"], update_fields=REVIEW_FIELDS
-        )
+    row.author_id = member_id(members, record.author)
+    reviews = review_rows(team, [record], [row], members)  # its PR's id comes from the statement
+    _upsert_review_with_pull_request(row, reviews[0] if reviews else None)
     return True
 
 
-def _move_first_review(team, record: PullRequestRecord) -> int | None:
-    """The stored PR's id, its first review moved to this review's when it counts and is earlier: one statement."""
-    first = first_review_at(record)  # this review's time when it counts (pr_sync's rule), else None
-    lookup = {"team_id": team.id, "github_repo": record.repository, "github_pr_id": record.number}
-    if first is None:
-        return PullRequest.objects.filter(**lookup).values_list("id", flat=True).first()
-    meta = PullRequest._meta
-    first_col = meta.get_field("first_review_at").column
-    hours_col = meta.get_field("review_time_hours").column
-    earlier = f'("{first_col}" IS NULL OR "{first_col}" > %s)'
-    sql = (
-        f'UPDATE "{meta.db_table}" SET '
-        f'"{first_col}" = CASE WHEN {earlier} THEN %s ELSE "{first_col}" END, '
-        f'"{hours_col}" = CASE WHEN {earlier} THEN %s ELSE "{hours_col}" END '
-        "WHERE team_id = %s AND github_repo = %s AND github_pr_id = %s RETURNING id"
+def _upsert_review_with_pull_request(row: PullRequest, review: PRReview | None) -> None:
+    """One statement: the PR upsert, then the review upsert with the PR's id (``WITH ... RETURNING id``).
+
+    A PR never stored is inserted from the payload, its first review being this review (when it
+    counts: ``pr_sync.first_review_at``, already in ``row``). A stored PR keeps every field but its
+    first review, which moves to this review's time when that is earlier.
+    """
+    table, columns, values = _row_values(row)
+    first, hours = _column(PullRequest, "first_review_at"), _column(PullRequest, "review_time_hours")
+    earlier = f"({table}.{first} IS NULL OR {table}.{first} > EXCLUDED.{first})"
+    statement = (
+        f"WITH pull_request AS (INSERT INTO {table} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(values))}) ON CONFLICT ({_PR_KEY}) DO UPDATE SET "
+        f"{first} = CASE WHEN {earlier} THEN EXCLUDED.{first} ELSE {table}.{first} END, "
+        f"{hours} = CASE WHEN {earlier} THEN EXCLUDED.{hours} ELSE {table}.{hours} END "
+        "RETURNING id) "
     )
-    hours = hours_between(record.created_at, first)
+    params = list(values)
+    if review is None:
+        statement += "SELECT id FROM pull_request"
+    else:
+        review_table, review_columns, review_values = _row_values(review, leave_out=("pull_request",))
+        pull_request_column = _column(PRReview, "pull_request")
+        statement += (
+            f"INSERT INTO {review_table} ({', '.join(review_columns)}, {pull_request_column}) "
+            f"VALUES ({', '.join(['%s'] * len(review_values))}, (SELECT id FROM pull_request)) "
+            f"ON CONFLICT ({_REVIEW_KEY}) DO UPDATE SET {_set_from_excluded(PRReview, REVIEW_FIELDS)}"
+        )
+        params += review_values
     with connection.cursor() as cursor:
-        cursor.execute(sql, [first, first, first, hours, team.id, record.repository, record.number])
-        found = cursor.fetchone()
-    return found[0] if found else None
+        cursor.execute(statement, params)
+
+
+# --- SQL of one row ----------------------------------------------------------------------------------
+# Written out because these upserts need what bulk_create cannot say: a WHERE on the conflict update, a
+# conditional SET, and one row's id feeding another's insert in the same statement.
+
+_PR_KEY = "team_id, github_repo, github_pr_id"  # PullRequest's unique constraint
+_REVIEW_KEY = "team_id, github_review_id"  # PRReview's
+
+
+def _column(model, name: str) -> str:
+    return connection.ops.quote_name(model._meta.get_field(name).column)
+
+
+def _set_from_excluded(model, names: list[str]) -> str:
+    return ", ".join(f"{_column(model, name)} = EXCLUDED.{_column(model, name)}" for name in names)
+
+
+def _row_values(obj, *, leave_out: tuple[str, ...] = ()) -> tuple[str, list[str], list]:
+    """The table, columns and values of an unsaved row, prepared as Django's own INSERT prepares them."""
+    meta = type(obj)._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key and f.name not in leave_out]
+    values = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
+    return connection.ops.quote_name(meta.db_table), [connection.ops.quote_name(f.column) for f in fields], values

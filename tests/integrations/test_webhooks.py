@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import threading
 import uuid
@@ -198,6 +199,26 @@ def test_a_review_of_a_pull_request_never_stored_stores_both(client, stub, integ
     assert PRReview.objects.get(github_review_id=review.database_id).pull_request_id == pull.id
 
 
+def test_an_earlier_review_delivered_late_moves_the_first_review_earlier(client, stub, integration):
+    pr = stub.add_pull_request(stub.repo)
+    deliver(client, integration, "pull_request", pull_request_event("opened", pr))
+    early = stub.add_review(stub.repo, pr.number, at=pr.created_at + dt.timedelta(hours=2))
+    late = stub.add_review(stub.repo, pr.number, at=pr.created_at + dt.timedelta(hours=5))
+    deliver(client, integration, "pull_request_review", pull_request_review_event("submitted", pr, late))
+    assert stored(integration, pr).first_review_at == late.submitted_at
+    deliver(client, integration, "pull_request_review", pull_request_review_event("submitted", pr, early))
+    pull = stored(integration, pr)
+    assert (pull.first_review_at, pull.review_time_hours) == (
+        early.submitted_at,
+        hours_between(pr.created_at, early.submitted_at),
+    )
+    # the later one again (edited): the first review stays the earlier one, and the PR's other fields stay
+    title = pull.title
+    deliver(client, integration, "pull_request_review", pull_request_review_event("edited", pr, late))
+    pull = stored(integration, pr)
+    assert (pull.first_review_at, pull.title) == (early.submitted_at, title)
+
+
 def test_ping_and_other_events_are_204_and_write_nothing(client, stub, integration):
     pr = stub.add_pull_request(stub.repo)
     before = written()
@@ -366,13 +387,8 @@ def test_a_pull_request_event_takes_at_most_5_statements(client, stub, integrati
 def test_a_review_event_takes_at_most_5_statements(client, stub, integration, capsys):
     pr = stub.add_pull_request(stub.repo)
     deliver(client, integration, "pull_request", pull_request_event("opened", pr))
-    review = None
+    review = stub.add_review(stub.repo, pr.number)  # its reviewer is not a member yet: the members upsert runs
     for action in ["submitted", "edited", "dismissed"]:
-        if review is None:  # the reviewer is a member by then (the members upsert is the sixth otherwise)
-            review = stub.add_review(stub.repo, pr.number)
-            TeamMemberFactory(
-                team=integration.team, github_username=review.author.login, github_id=str(review.author.database_id)
-            )
         if action == "dismissed":
             stub.dismiss_review(stub.repo, pr.number, review.database_id)
         body, headers = webhook_request(
@@ -383,6 +399,28 @@ def test_a_review_event_takes_at_most_5_statements(client, stub, integration, ca
         with capsys.disabled():
             print(f"\nwebhook pull_request_review {action}: {capture.count} statements")
     assert PRReview.objects.get().state == "dismissed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_review_of_a_pull_request_never_stored_by_people_never_seen_takes_at_most_5_statements(
+    client, stub, integration, capsys
+):
+    # the worst case: the PR, its author and its reviewer all new (outside contributors)
+    pr = stub.add_pull_request(stub.repo, author="first-timer")
+    review = stub.add_review(stub.repo, pr.number, author="drive-by-reviewer")
+    body, headers = webhook_request(
+        "pull_request_review", pull_request_review_event("submitted", pr, review), secret=integration.webhook_secret
+    )
+    members_before = TeamMember.objects.count()
+    with assert_max_queries(5) as capture:
+        assert post(client, url_of(integration), body, headers).status_code == 200
+    with capsys.disabled():
+        print(f"\nwebhook pull_request_review submitted (new PR, new author, new reviewer): {capture.count} statements")
+    pull = stored(integration, pr)
+    row = PRReview.objects.get(github_review_id=review.database_id)
+    assert (row.pull_request_id, row.reviewer.github_username) == (pull.id, "drive-by-reviewer")
+    assert (pull.author.github_username, pull.first_review_at) == ("first-timer", review.submitted_at)
+    assert TeamMember.objects.count() == members_before + 2
 
 
 def test_the_statements_are_the_same_for_a_small_and_a_big_team(client, stub):
