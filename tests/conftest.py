@@ -1,3 +1,4 @@
+import contextlib
 import os
 
 import pytest
@@ -42,3 +43,19 @@ def eager_celery():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = was
+
+
+@pytest.fixture
+def start_github(settings):
+    """``start_github(token, organization="acme", **OrgSpec fields)``: the loopback GitHub stand-in serving that
+    organisation, running until the test ends; the app's ``GITHUB_API_URL`` points at the last one started."""
+    from apps.perflab.github_stub import GitHubStub
+
+    with contextlib.ExitStack() as running:
+
+        def start(token, organization="acme", **spec):
+            stub = running.enter_context(GitHubStub.with_organization(organization, token, **spec))
+            settings.GITHUB_API_URL = stub.base_url
+            return stub
+
+        yield start

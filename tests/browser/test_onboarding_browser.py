@@ -32,16 +32,10 @@ browser = dashboard_browser.browser  # the headless Chromium fixture
 
 
 @pytest.fixture
-def github(settings):
+def github(start_github):
     """The stand-in organisation "acme" (token "demo_token"), its history ending now; the app points at it."""
-    from apps.perflab.github_stub import GitHubStub
-
     end = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    with GitHubStub.with_organization(
-        ORGANIZATION, TOKEN, members=8, repositories=2, prs_per_repository=40, end=end, days=90
-    ) as stub:
-        settings.GITHUB_API_URL = stub.base_url
-        yield stub
+    return start_github(TOKEN, ORGANIZATION, members=8, repositories=2, prs_per_repository=40, end=end, days=90)
 
 
 def _fill(browser, element_id, value):

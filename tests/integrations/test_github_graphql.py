@@ -23,26 +23,15 @@ from apps.integrations.github import (
     RateLimited,
 )
 from apps.integrations.github_records import GitHubUser, PullRequestPage, Repository
-from apps.perflab.github_stub import GitHubStub
 
 TOKEN = "ghp_graphql_test"
 DAY = dt.date(2026, 3, 2)
 
 
 @pytest.fixture
-def start(settings):
-    """``start(**OrgSpec fields)``: a started stand-in for "acme" serving that data; the API URL points at it."""
-    stubs = []
-
-    def started(options=None, **sizes) -> GitHubStub:
-        stub = GitHubStub.with_organization("acme", TOKEN, options=options, **sizes).start()
-        settings.GITHUB_API_URL = stub.base_url
-        stubs.append(stub)
-        return stub
-
-    yield started
-    for stub in stubs:
-        stub.stop()
+def start(start_github):
+    """``start(options, **OrgSpec fields)``: a started stand-in for "acme" serving that data; the app points at it."""
+    return lambda options=None, **sizes: start_github(TOKEN, options=options, **sizes)
 
 
 @pytest.fixture

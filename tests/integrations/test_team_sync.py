@@ -1,6 +1,5 @@
 """The team sync end to end, against the loopback GitHub stand-in and the real PostgreSQL and Redis."""
 
-import contextlib
 import datetime as dt
 
 import pytest
@@ -12,7 +11,6 @@ from apps.integrations.models import SyncStatus, TrackedRepository
 from apps.integrations.repository_sync import set_tracked
 from apps.metrics.models import Commit, PRReview, PullRequest, TeamMember
 from apps.perflab.capture import capture_queries
-from apps.perflab.github_stub import GitHubStub
 from apps.teams.factories import TeamFactory
 
 TOKEN = "ghp_teamsync0000000000000000000000000000"
@@ -20,16 +18,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def start(settings):
+def start(start_github):
     """``start(**OrgSpec fields)``: a running stand-in for "acme" (stopped after the test); the API URL points at it."""
-    with contextlib.ExitStack() as running:
-
-        def started(**sizes) -> GitHubStub:
-            stub = running.enter_context(GitHubStub.with_organization("acme", TOKEN, **sizes))
-            settings.GITHUB_API_URL = stub.base_url
-            return stub
-
-        yield started
+    return lambda **sizes: start_github(TOKEN, **sizes)
 
 
 def connected_team():

@@ -31,16 +31,9 @@ def grace_client(grace):
 
 
 @pytest.fixture
-def github(settings):
+def github(start_github):
     """The loopback stand-in for GitHub: organisation acme, readable with TOKEN (as octocat)."""
-    from apps.perflab.github_stub import GitHubStub
-
-    stub = GitHubStub.with_organization(
-        org="acme", token=TOKEN, members=3, repositories=1, prs_per_repository=1, reviews_per_pr=0, commits_per_pr=1
-    )
-    with stub:
-        settings.GITHUB_API_URL = stub.base_url
-        yield stub
+    return start_github(TOKEN, members=3, repositories=1, prs_per_repository=1, reviews_per_pr=0, commits_per_pr=1)
 
 
 def _rows():

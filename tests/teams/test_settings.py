@@ -252,13 +252,9 @@ def test_connecting_needs_a_valid_organisation_login(world):
 
 
 @pytest.fixture
-def acme(settings):
+def acme(start_github):
     """The stand-in serving "acme" for Platform's token; the API URL points at it."""
-    from apps.perflab.github_stub import GitHubStub
-
-    with GitHubStub.with_organization("acme", TOKEN, members=4, repositories=3, prs_per_repository=2) as stub:
-        settings.GITHUB_API_URL = stub.base_url
-        yield stub
+    return start_github(TOKEN, members=4, repositories=3, prs_per_repository=2)
 
 
 def _repositories_section(body: str) -> str:

@@ -151,11 +151,9 @@ GITHUB_TOKEN = "ghp_celerysync00000000000000000000000000"
 
 
 @pytest.fixture
-def organization(settings):
+def organization(start_github):
     """A running stand-in for "acme" with a small organisation; the API URL points at it."""
-    with GitHubStub.with_organization("acme", GITHUB_TOKEN, members=6, repositories=3, prs_per_repository=7) as stub:
-        settings.GITHUB_API_URL = stub.base_url
-        yield stub
+    return start_github(GITHUB_TOKEN, members=6, repositories=3, prs_per_repository=7)
 
 
 def _tracked_team():
