@@ -148,6 +148,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.integrations.tasks.sync_all_github_task",
         "schedule": crontab(hour=2, minute=30),
     },
+    "prune-webhook-deliveries-daily": {  # the replay table keeps DELIVERY_RETENTION (14 days)
+        "task": "apps.integrations.tasks.prune_webhook_deliveries_task",
+        "schedule": crontab(hour=4, minute=30),
+    },
     "aggregate-last-week-on-mondays": {
         "task": "apps.metrics.tasks.aggregate_all_teams_last_week",
         "schedule": crontab(day_of_week="mon", hour=4, minute=0),

@@ -21,6 +21,10 @@ class GitHubIntegration(models.Model):
     # Encrypted like the token. save() fills an empty one (and migration 0003 filled the rows before it); writes
     # that bypass save() (QuerySet.update, bulk_create) leave it as given.
     webhook_secret = EncryptedTextField(blank=True, default="")
+    # After a rotation GitHub keeps signing with the old secret until the admin pastes the new one: the old one
+    # is still accepted for WEBHOOK_SECRET_GRACE (apps.integrations.webhooks), then never again.
+    previous_webhook_secret = EncryptedTextField(blank=True, default="")
+    webhook_secret_rotated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -11,6 +11,7 @@ The team sync (``apps.integrations.team_sync`` holds the logic):
   ``self.retry(countdown=...)``, never a sleep; a refused token (401) is never retried. It always ends
   with an outcome (the chord needs one from each), "failed" when retries are exhausted.
 - ``sync_all_github_task``: the daily beat entry, one team task per team with a token.
+- ``prune_webhook_deliveries_task``: the daily beat entry that forgets deliveries too old to be replayed.
 - ``start_team_sync(team_id)``: what the team pages call after connecting or replacing a token.
 """
 
@@ -182,3 +183,11 @@ def sync_all_github_task() -> int:
     for team_id in team_ids:
         enqueue_on_commit(sync_team_github_task, team_id)
     return len(team_ids)
+
+
+@shared_task
+def prune_webhook_deliveries_task() -> int:
+    """The daily beat entry: forget webhook deliveries too old to be replayed. Returns how many."""
+    from apps.integrations.webhooks import prune_webhook_deliveries
+
+    return prune_webhook_deliveries()

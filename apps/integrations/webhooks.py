@@ -21,6 +21,12 @@ same 404 as an unknown integration. The team's ``GitHubIntegration.webhook_secre
    ``review_rows``, ``member_id``, and ``member_sync.resolve_people``: the derived-field rules live
    there only), and the team's cache version is bumped once, on commit.
 
+**Rotation and retention.** ``rotate_webhook_secret`` (the settings page's "New secret") stores a new
+secret and keeps the old one, accepted for ``WEBHOOK_SECRET_GRACE`` (a day) so that deliveries
+signed before the admin pastes the new one into GitHub are not lost. ``prune_webhook_deliveries``
+(a daily beat task) forgets deliveries older than ``DELIVERY_RETENTION``: GitHub redelivers only
+the last 3 days, so an older replay cannot come.
+
 **Statements per event** (the whole request, the integration lookup included), at most 5:
 
 - ``pull_request`` (opened, edited, closed merged or not, reopened, synchronize): lookup, delivery,
@@ -46,12 +52,13 @@ import json
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from apps.integrations.github_records import GitHubUser, PullRequestRecord, ReviewRecord
 from apps.integrations.member_sync import resolve_people
-from apps.integrations.models import GitHubIntegration, TrackedRepository, WebhookDelivery
+from apps.integrations.models import GitHubIntegration, TrackedRepository, WebhookDelivery, new_webhook_secret
 from apps.integrations.pr_sync import (
     PR_FIELDS,
     REVIEW_FIELDS,
@@ -63,6 +70,9 @@ from apps.integrations.pr_sync import (
 from apps.metrics.models import PRReview, PullRequest
 from apps.metrics.services.team_cache import bump_team_data_version
 
+# GitHub lets an admin redeliver a delivery of the last 3 days: replays older than this cannot come
+DELIVERY_RETENTION = dt.timedelta(days=14)
+WEBHOOK_SECRET_GRACE = dt.timedelta(hours=24)  # time to paste a rotated secret into GitHub
 MAX_BODY_BYTES = 1024 * 1024  # GitHub caps a payload at 25 MB; a PR or review event is a few KB
 PULL_REQUEST_ACTIONS = frozenset({"opened", "edited", "closed", "reopened", "synchronize"})
 REVIEW_ACTIONS = frozenset({"submitted", "edited", "dismissed"})
@@ -145,6 +155,30 @@ def webhook_setup(team) -> WebhookSetup | None:
     return WebhookSetup(path=reverse("integrations:github_webhook", args=[webhook_id(found[0])]), secret=found[1])
 
 
+def rotate_webhook_secret(team) -> str | None:
+    """A new secret for the team's webhook, the old one accepted for ``WEBHOOK_SECRET_GRACE``: one ``UPDATE``.
+
+    Returns the new secret; None when the team has no integration. Rotating twice within the grace
+    keeps only the latest previous secret: the one before it stops at once.
+    """
+    new = new_webhook_secret()
+    now = timezone.now()
+    rotated = GitHubIntegration.objects.filter(team=team).update(
+        previous_webhook_secret=F("webhook_secret"),  # the stored ciphertext, copied as is
+        webhook_secret=new,
+        webhook_secret_rotated_at=now,
+        updated_at=now,
+    )
+    return new if rotated else None
+
+
+def prune_webhook_deliveries(*, now: dt.datetime | None = None) -> int:
+    """Forget deliveries older than ``DELIVERY_RETENTION`` (no replay of them can arrive): one ``DELETE``."""
+    cutoff = (now or timezone.now()) - DELIVERY_RETENTION
+    deleted, _ = WebhookDelivery.objects.filter(received_at__lt=cutoff).delete()
+    return deleted
+
+
 # --- verification ---------------------------------------------------------------------------------
 
 
@@ -152,13 +186,25 @@ def signature_of(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def verify_signature(secret: str, body: bytes, header: str | None) -> None:
+def accepted_secrets(integration: GitHubIntegration, *, now: dt.datetime | None = None) -> list[str]:
+    """The team's secret, and the one before it for ``WEBHOOK_SECRET_GRACE`` after a rotation."""
+    secrets = [integration.webhook_secret] if integration.webhook_secret else []
+    rotated_at = integration.webhook_secret_rotated_at
+    in_grace = rotated_at is not None and (now or timezone.now()) - rotated_at < WEBHOOK_SECRET_GRACE
+    if integration.previous_webhook_secret and in_grace:
+        secrets.append(integration.previous_webhook_secret)
+    return secrets
+
+
+def verify_signature(secrets: list[str], body: bytes, header: str | None) -> None:
+    """``BadSignature`` unless ``header`` is HMAC-SHA256 of ``body`` under one of ``secrets`` (constant-time)."""
     if not header:
         raise BadSignature("X-Hub-Signature-256 is missing.")
-    if not secret:
+    if not secrets:
         raise BadSignature("This team has no webhook secret.")
-    expected = signature_of(secret, body).encode()
-    if not hmac.compare_digest(expected, header.strip().encode("utf-8", "replace")):
+    given = header.strip().encode("utf-8", "replace")
+    matches = [hmac.compare_digest(signature_of(secret, body).encode(), given) for secret in secrets]
+    if not any(matches):
         raise BadSignature("X-Hub-Signature-256 does not match this team's webhook secret.")
 
 
@@ -300,7 +346,7 @@ def find_integration(endpoint_id: str) -> GitHubIntegration:
 def handle_delivery(*, endpoint_id: str, body: bytes, headers) -> DeliveryResult:
     """Verify, parse and store one delivery (see the module doc). Raises a ``WebhookError`` when refused."""
     integration = find_integration(endpoint_id)
-    verify_signature(integration.webhook_secret, body, headers.get("X-Hub-Signature-256"))
+    verify_signature(accepted_secrets(integration), body, headers.get("X-Hub-Signature-256"))
     event = headers.get("X-GitHub-Event") or ""
     if event not in ("pull_request", "pull_request_review"):
         return DeliveryResult(204, f"{event[:50] or 'This event'} is not stored.")

@@ -22,6 +22,7 @@ from apps.integrations import team_sync
 from apps.integrations.github import GitHubError
 from apps.integrations.repository_sync import UnknownRepositories
 from apps.integrations.tasks import start_team_sync
+from apps.integrations.webhooks import WEBHOOK_SECRET_GRACE, rotate_webhook_secret
 from apps.teams import invites as invite_service
 from apps.teams import onboarding
 from apps.teams.forms import (
@@ -195,6 +196,20 @@ def remove_token(request, team):
     else:
         messages.info(request, "There was no token to remove.")
     return redirect(_settings_url(team, "github"))
+
+
+@require_POST
+@team_admin_view
+def rotate_webhook(request, team):
+    """A new webhook secret; the old one still works for a while, so no delivery is refused in between."""
+    if rotate_webhook_secret(team) is None:
+        return _settings_page(request, team, status=400, sync_problem="Connect GitHub first: there is no webhook.")
+    hours = int(WEBHOOK_SECRET_GRACE.total_seconds() // 3600)
+    messages.success(
+        request, f"New webhook secret below: paste it into GitHub's webhook settings. The old one is accepted "
+                 f"for {hours} hours, then refused."
+    )  # fmt: skip
+    return redirect(_settings_url(team, "webhook"))
 
 
 @require_POST

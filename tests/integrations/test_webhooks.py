@@ -11,11 +11,21 @@ import pytest
 from django.db import connection
 from django.template import Context, Template
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.integrations.factories import GitHubIntegrationFactory, TrackedRepositoryFactory
-from apps.integrations.models import TrackedRepository, WebhookDelivery
+from apps.integrations.models import GitHubIntegration, TrackedRepository, WebhookDelivery
 from apps.integrations.pr_sync import hours_between
-from apps.integrations.webhooks import MAX_BODY_BYTES, handle_delivery, webhook_id, webhook_setup
+from apps.integrations.webhooks import (
+    DELIVERY_RETENTION,
+    MAX_BODY_BYTES,
+    WEBHOOK_SECRET_GRACE,
+    handle_delivery,
+    prune_webhook_deliveries,
+    rotate_webhook_secret,
+    webhook_id,
+    webhook_setup,
+)
 from apps.metrics.factories import TeamMemberFactory
 from apps.metrics.models import Commit, PRReview, PullRequest, TeamMember
 from apps.metrics.services.team_cache import team_data_version
@@ -263,6 +273,53 @@ def test_a_bad_a_missing_and_another_teams_signature_are_401(client, stub, integ
     assert deliver(client, other, "pull_request", payload).status_code == 200
     assert PullRequest.objects.filter(team=integration.team).count() == before[0]
     assert WebhookDelivery.objects.filter(team=integration.team).count() == 0
+
+
+def test_after_a_rotation_the_old_secret_works_for_the_grace_then_is_401(client, stub, integration):
+    old = integration.webhook_secret
+    new = rotate_webhook_secret(integration.team)
+    assert new and new != old
+    pr = stub.add_pull_request(stub.repo)
+    assert deliver(client, integration, "pull_request", pull_request_event("opened", pr), secret=new).status_code == 200
+    stub.update_pull_request(stub.repo, pr.number, title="Signed with the old secret")
+    assert deliver(client, integration, "pull_request", pull_request_event("edited", pr), secret=old).status_code == 200
+    assert stored(integration, pr).title == "Signed with the old secret"
+
+    # past the grace, the old secret is refused and nothing is written
+    GitHubIntegration.objects.filter(pk=integration.pk).update(
+        webhook_secret_rotated_at=timezone.now() - WEBHOOK_SECRET_GRACE - dt.timedelta(seconds=1)
+    )
+    before = written()
+    stub.update_pull_request(stub.repo, pr.number, title="Too late")
+    refused = deliver(client, integration, "pull_request", pull_request_event("edited", pr), secret=old)
+    assert refused.status_code == 401 and written() == before
+    assert stored(integration, pr).title == "Signed with the old secret"
+    assert deliver(client, integration, "pull_request", pull_request_event("edited", pr), secret=new).status_code == 200
+
+
+def test_a_second_rotation_retires_the_first_secret_at_once(client, stub, integration):
+    first = integration.webhook_secret
+    second = rotate_webhook_secret(integration.team)
+    third = rotate_webhook_secret(integration.team)
+    pr = stub.add_pull_request(stub.repo)
+    payload = pull_request_event("opened", pr)
+    assert deliver(client, integration, "pull_request", payload, secret=first).status_code == 401
+    assert deliver(client, integration, "pull_request", payload, secret=second).status_code == 200
+    assert deliver(client, integration, "pull_request", payload, secret=third).status_code == 200  # a replay: 200
+    assert rotate_webhook_secret(TeamFactory()) is None
+
+
+def test_deliveries_older_than_the_retention_are_pruned(client, stub, integration):
+    pr = stub.add_pull_request(stub.repo)
+    for action in ["opened", "edited"]:
+        deliver(client, integration, "pull_request", pull_request_event(action, pr))
+    old = WebhookDelivery.objects.order_by("id").first()
+    WebhookDelivery.objects.filter(pk=old.pk).update(received_at=timezone.now() - DELIVERY_RETENTION - dt.timedelta(1))
+    with assert_max_queries(1):
+        assert prune_webhook_deliveries() == 1
+    assert list(WebhookDelivery.objects.values_list("pk", flat=True)) != [old.pk]
+    assert WebhookDelivery.objects.count() == 1
+    assert prune_webhook_deliveries() == 0
 
 
 def test_an_unknown_or_forged_webhook_id_is_404(client, stub, integration):

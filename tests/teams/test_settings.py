@@ -59,14 +59,19 @@ def test_an_admin_sees_the_settings(world):
 
 
 @pytest.mark.parametrize("who", ["bob", "eve"])  # a member who is not admin; another team's admin
-@pytest.mark.parametrize("name", ["teams:settings", "teams:github_access", "teams:remove_token", "teams:create_invite"])
+@pytest.mark.parametrize(
+    "name",
+    ["teams:settings", "teams:github_access", "teams:remove_token", "teams:create_invite", "teams:rotate_webhook"],
+)
 def test_anyone_but_an_admin_of_this_team_gets_404(world, who, name):
     client = _logged_in(world[who])
     # the page answers GET, the others POST; the wrong method is a 405 on any slug (it reveals nothing)
     method = client.get if name == "teams:settings" else client.post
+    secret = GitHubIntegration.objects.get(team=world["platform"]).webhook_secret
     response = method(_url(name), {"token": "ghp_x", "email": ""})
     assert response.status_code == 404
     assert GitHubIntegration.objects.get(team=world["platform"]).access_token == TOKEN
+    assert GitHubIntegration.objects.get(team=world["platform"]).webhook_secret == secret
     assert not world["platform"].invites.exists()
 
 
@@ -127,6 +132,27 @@ def test_a_team_without_a_token_says_so(world):
     body = _logged_in(world["ada"]).get(_url()).content.decode()
     assert 'id="token-state">not set' in body
     assert _url("teams:remove_token") not in body  # nothing to remove
+
+
+def test_an_admin_rotates_the_webhook_secret_and_the_page_shows_the_new_one(world):
+    before = GitHubIntegration.objects.get(team=world["platform"]).webhook_secret
+    other_team = GitHubIntegration.objects.get(team=world["secret"]).webhook_secret
+    client = _logged_in(world["ada"])
+    assert client.get(_url("teams:rotate_webhook")).status_code == 405
+    response = client.post(_url("teams:rotate_webhook"))
+    assert response.status_code == 302 and response["Location"] == _url() + "#webhook"
+    integration = GitHubIntegration.objects.get(team=world["platform"])
+    assert integration.webhook_secret != before and integration.previous_webhook_secret == before
+    assert GitHubIntegration.objects.get(team=world["secret"]).webhook_secret == other_team
+    page = client.get(_url()).content.decode()
+    assert integration.webhook_secret in page and before not in page
+    assert "The old one is accepted for 24 hours" in page
+
+
+def test_rotating_without_github_is_a_400(world):
+    GitHubIntegration.objects.filter(team=world["platform"]).delete()
+    response = _logged_in(world["ada"]).post(_url("teams:rotate_webhook"))
+    assert response.status_code == 400 and "Connect GitHub first" in response.content.decode()
 
 
 def test_a_team_without_github_offers_to_connect(world):

@@ -33,6 +33,7 @@ def test_broker_and_backend_are_the_configured_redis():
     assert scheduled == {
         "apps.integrations.tasks.sync_all_copilot_metrics",
         "apps.integrations.tasks.sync_all_github_task",
+        "apps.integrations.tasks.prune_webhook_deliveries_task",
         "apps.metrics.tasks.aggregate_all_teams_last_week",
     }
     app.loader.import_default_modules()
