@@ -6,26 +6,34 @@ import datetime as dt
 
 from celery import shared_task
 
-from apps.metrics.services.dates import monday_of
+from apps.metrics.services.aggregation_service import aggregate_team_weeks, last_complete_week
 from apps.teams.models import Team
 from tformance.celery import enqueue_on_commit
 
 
 @shared_task
-def aggregate_team_weekly_metrics_task(team_id: int, week_start: str) -> int:
-    """Rebuild one team's per-member rows for the week of ``week_start`` (YYYY-MM-DD)."""
-    from apps.metrics.services.aggregation_service import aggregate_team_weekly_metrics
+def aggregate_team_weekly_metrics_task(team_id: int, through: str) -> int:
+    """Catch one team's weekly rows up through the week of ``through`` (YYYY-MM-DD): every week after its
+    watermark (``Team.weekly_metrics_through``), so a week a missed run left out is filled now.
 
-    team = Team.objects.get(pk=team_id)
-    return aggregate_team_weekly_metrics(team, dt.date.fromisoformat(week_start))
+    A catch-up longer than ``MAX_CATCH_UP_WEEKS`` does the oldest weeks and enqueues this task again for
+    the rest. A team deleted meanwhile is skipped. Returns the number of rows written.
+    """
+    team = Team.objects.filter(pk=team_id).first()
+    if team is None:
+        return 0
+    result = aggregate_team_weeks(team, through=dt.date.fromisoformat(through))
+    if result.remaining:
+        enqueue_on_commit(aggregate_team_weekly_metrics_task, team_id, through)
+    return result.rows
 
 
 @shared_task
 def aggregate_all_teams_last_week(today: str | None = None) -> int:
-    """Fan out: one aggregation task per team for the last complete week."""
-    day = dt.date.fromisoformat(today) if today else dt.datetime.now(dt.UTC).date()
-    last_monday = monday_of(day) - dt.timedelta(days=7)
+    """Fan out: one catch-up task per team, through the last complete week (Celery beat, Mondays)."""
+    day = dt.date.fromisoformat(today) if today else None
+    through = last_complete_week(day).isoformat()
     team_ids = list(Team.objects.values_list("id", flat=True))
     for team_id in team_ids:
-        enqueue_on_commit(aggregate_team_weekly_metrics_task, team_id, last_monday.isoformat())
+        enqueue_on_commit(aggregate_team_weekly_metrics_task, team_id, through)
     return len(team_ids)

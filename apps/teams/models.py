@@ -9,6 +9,11 @@ class Team(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The weekly aggregation's watermark (``aggregation_service.aggregate_team_weeks``): every week up to and
+    # including this Monday's has been aggregated into ``WeeklyMetrics``; null until the first run.
+    weekly_metrics_through = models.DateField(
+        null=True, blank=True, help_text="Last Monday whose week has been aggregated into the weekly metrics."
+    )
 
     class Meta:
         ordering = ["name", "id"]
