@@ -57,6 +57,9 @@ class PullRequest(models.Model):
             models.UniqueConstraint(
                 fields=["team", "github_repo", "github_pr_id"], name="pullrequest_unique_repo_number"
             ),
+            # Migration 0009 adds UNIQUE (id, team_id) as pullrequest_unique_id_team, database-only: the target of
+            # the survey's composite foreign key (surveys.py). Not declared here: id alone is already unique, so
+            # nothing could violate it and Django's validation would only spend a query on it.
             models.CheckConstraint(condition=Q(state__in=["open", "merged", "closed"]), name="pullrequest_state_valid"),
             models.CheckConstraint(
                 condition=Q(state="merged", merged_at__isnull=False) | (~Q(state="merged") & Q(merged_at__isnull=True)),

@@ -17,6 +17,11 @@ class PRSurvey(models.Model):
     class Meta:
         verbose_name = "PR survey"
         verbose_name_plural = "PR surveys"
+        # A survey's team is its PR's: migration 0009 adds the composite foreign key
+        # prsurvey_same_team_as_pull_request, (pull_request_id, team_id) -> metrics_pullrequest (id, team_id),
+        # DEFERRABLE INITIALLY DEFERRED like Django's own (Django 5.2 cannot declare a composite foreign key), and
+        # UNIQUE (id, team_id) here as prsurvey_unique_id_team, the target of the reviews' key. That one is
+        # database-only too: id alone is unique, so nothing could violate it.
         constraints = [
             models.CheckConstraint(
                 condition=Q(author_ai_assisted__isnull=True, author_responded_at__isnull=True)
@@ -46,6 +51,8 @@ class PRSurveyReview(models.Model):
     class Meta:
         verbose_name = "PR survey review"
         verbose_name_plural = "PR survey reviews"
+        # A review's team is its survey's (so its PR's): migration 0009 adds the composite foreign key
+        # prsurveyreview_same_team_as_survey, (survey_id, team_id) -> metrics_prsurvey (id, team_id), deferred.
         constraints = [
             models.UniqueConstraint(fields=["survey", "reviewer"], name="prsurveyreview_unique_survey_reviewer"),
             models.CheckConstraint(
