@@ -377,3 +377,45 @@ def _hours(start: dt.datetime, end: dt.datetime | None) -> Decimal | None:
     return (Decimal(round((end - start).total_seconds() * 1_000_000)) / 3_600_000_000).quantize(
         Decimal("0.01"), rounding=ROUND_HALF_UP
     )
+
+
+# --- issue 13: AI impact ------------------------------------------------------------------------
+
+
+def compute_ai_impact(team, start_date: dt.date, end_date: dt.date) -> dict:
+    """AI impact the first way: every merged PR loaded with its author and survey, grouped, sorted in Python.
+
+    One statement, but every row of the range crosses into Python and is sorted there; the shipped
+    ``ai_impact_service.compute_ai_impact`` leaves the rows in PostgreSQL (``percentile_cont``).
+    """
+    groups = {"ai_assisted": [], "not_ai_assisted": [], "unanswered": []}
+    for pr in _merged_in_range(team, start_date, end_date).select_related("author", "survey"):
+        if pr.author is not None and pr.author.is_bot:
+            continue
+        try:
+            answer = pr.survey.author_ai_assisted
+        except PRSurvey.DoesNotExist:
+            answer = None
+        groups[{True: "ai_assisted", False: "not_ai_assisted", None: "unanswered"}[answer]].append(pr)
+    impact = {}
+    for group, prs in groups.items():
+        impact[group] = {
+            "prs": len(prs),
+            "cycle_time": _median_and_p75([pr.cycle_time_hours for pr in prs if pr.cycle_time_hours is not None]),
+            "review_time": _median_and_p75([pr.review_time_hours for pr in prs if pr.review_time_hours is not None]),
+            "pr_size": _median_and_p75([pr.additions + pr.deletions for pr in prs]),
+        }
+    return impact
+
+
+def _median_and_p75(values: list) -> dict:
+    """Sorted, then interpolated linearly at ``fraction * (n - 1)``: what PostgreSQL's percentile_cont does."""
+    import statistics
+
+    values = sorted(values)
+    if not values:
+        return {"count": 0, "median": None, "p75": None}
+    if len(values) == 1:  # Python 3.11's quantiles wants two points; one point is every percentile
+        return {"count": 1, "median": two_places(values[0]), "p75": two_places(values[0])}
+    _, median, p75 = statistics.quantiles(values, n=4, method="inclusive")
+    return {"count": len(values), "median": two_places(median), "p75": two_places(p75)}
