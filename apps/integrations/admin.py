@@ -7,5 +7,6 @@ from apps.integrations.models import GitHubIntegration
 class GitHubIntegrationAdmin(admin.ModelAdmin):
     list_display = ["team", "organization_slug", "copilot_synced_through", "updated_at"]
     list_select_related = ["team"]
-    exclude = ["access_token", "previous_webhook_secret"]  # never shown back; set through the integration flow
+    # never shown back; set through the integration flow (the app's key and its cached installation token too)
+    exclude = ["access_token", "previous_webhook_secret", "app_private_key", "app_token"]
     raw_id_fields = ["team"]

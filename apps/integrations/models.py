@@ -11,10 +11,29 @@ def new_webhook_secret() -> str:
     return secrets.token_hex(32)
 
 
+# An integration GitHub can be read with: a token, or a GitHub App installation (apps.integrations.github_app).
+HAS_CREDENTIAL = ~Q(access_token="") | Q(app_id__isnull=False)
+
+
 class GitHubIntegration(models.Model):
+    """A team's GitHub organisation and the one credential it is read with.
+
+    Either a token (``access_token``), or a GitHub App installation: ``app_id``, ``app_installation_id`` and the
+    app's ``app_private_key`` (PEM), from which ``apps.integrations.github_app`` makes a JWT and exchanges it for an
+    installation token, cached in ``app_token`` until shortly before ``app_token_expires_at``. Never both (a
+    constraint says so); the three app fields are set and cleared together.
+    """
+
     team = models.OneToOneField("teams.Team", on_delete=models.CASCADE, related_name="github_integration")
     organization_slug = models.CharField(max_length=100)
     access_token = EncryptedTextField(blank=True, default="")
+    app_id = models.PositiveIntegerField(null=True, blank=True, help_text="The GitHub App's id (its settings page).")
+    app_installation_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The app's installation on the organisation (found from the organisation)."
+    )
+    app_private_key = EncryptedTextField(blank=True, default="")  # the app's private key, PEM
+    app_token = EncryptedTextField(blank=True, default="")  # the cached installation token (about an hour)
+    app_token_expires_at = models.DateTimeField(null=True, blank=True)
     copilot_synced_through = models.DateField(
         null=True, blank=True, help_text="Last day whose Copilot metrics have been stored."
     )
@@ -31,6 +50,18 @@ class GitHubIntegration(models.Model):
     class Meta:
         verbose_name = "GitHub integration"
         verbose_name_plural = "GitHub integrations"
+        constraints = [
+            # the app's id, installation and key come and go together
+            models.CheckConstraint(
+                condition=Q(app_id__isnull=True, app_installation_id__isnull=True, app_private_key="")
+                | (Q(app_id__isnull=False, app_installation_id__isnull=False) & ~Q(app_private_key="")),
+                name="githubintegration_app_complete",
+            ),
+            # one credential at a time: a token or an app
+            models.CheckConstraint(
+                condition=Q(app_id__isnull=True) | Q(access_token=""), name="githubintegration_one_credential"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"GitHub {self.organization_slug} for {self.team}"
@@ -42,6 +73,11 @@ class GitHubIntegration(models.Model):
             if update_fields is not None:
                 kwargs["update_fields"] = {*update_fields, "webhook_secret"}
         super().save(*args, **kwargs)
+
+    @property
+    def uses_app(self) -> bool:
+        """Read through a GitHub App installation rather than a token."""
+        return self.app_id is not None
 
 
 class TrackedRepository(models.Model):
