@@ -43,6 +43,7 @@ from django.db.models.functions import Greatest, Lower, Now
 
 from apps.integrations.copilot_records import CopilotUserDay, parse_user_day
 from apps.integrations.github import Fetched, GitHubClient, NotFound
+from apps.integrations.github_app import client_for
 from apps.integrations.models import GitHubIntegration
 from apps.metrics.models import AIUsageDaily, TeamMember
 from apps.metrics.services.team_cache import bump_team_data_version
@@ -113,7 +114,9 @@ def sync_copilot_metrics(
     """Fetch the team's Copilot days (conditionally) and store them in at most three statements.
 
     ``team.github_integration`` should already be loaded (``select_related``) or it costs a
-    statement more. ``client`` defaults to a ``GitHubClient`` on the integration's token.
+    statement more. ``client`` defaults to a ``GitHubClient`` on the integration's credential
+    (``github_app.client_for``: its token, or a GitHub App's installation token, refreshed by one UPDATE
+    when it expires within five minutes; ``GitHubAppRefused`` when GitHub refuses the app).
     ``refresh=True`` writes unchanged days again (from the cached bodies), for instance after
     members were added. Raises the client's errors (``RateLimited``, ``GitHubUnavailable``,
     ``MalformedResponse``...) and ``MalformedCopilotRecord``, in every case with nothing written.
@@ -123,7 +126,7 @@ def sync_copilot_metrics(
     if not days:
         return _result([], [], (0, 0, 0), rows=0, unknown=set(), synced_through=integration.copilot_synced_through)
     owned = client is None
-    client = client or GitHubClient(integration.access_token)
+    client = client or client_for(integration)
     before = (client.requests, client.not_modified, client.bytes)
     try:
         fetched, missing = _fetch(client, integration.organization_slug, days, scope=f"team:{team.pk}")

@@ -83,8 +83,10 @@ from django.core.cache import cache
 
 from apps.integrations.github_records import (
     AccessReport,
+    AppInstallation,
     CommitRecord,
     GitHubUser,
+    InstallationToken,
     PullRequestPage,
     PullRequestRecord,
     RateLimit,
@@ -337,8 +339,12 @@ class GitHubClient:
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         conditional: bool = True,
         transport: httpx.BaseTransport | None = None,
+        cache_identity: str | None = None,
     ):
         self._token = token
+        # whose cache entries these are: the token, unless the caller names a stabler identity (a GitHub App
+        # installation's tokens change every hour but read the same things: "app:<id>:installation:<id>")
+        self._cache_identity = token if cache_identity is None else cache_identity
         self._base_url = base_url
         self.conditional = conditional
         self._http = httpx.Client(timeout=timeout, follow_redirects=True, transport=transport, verify=_ssl_context())
@@ -388,9 +394,41 @@ class GitHubClient:
         if values:
             cache.set_many(values, timeout=VALIDATOR_TIMEOUT)
 
+    # --- GitHub Apps: the client's token is the app's JWT (apps.integrations.github_app) ----------
+
+    def app_installation(self, org: str) -> AppInstallation:
+        """The app's installation on ``org`` (``GET /orgs/{org}/installation``): ``NotFound`` when the app is not
+        installed there (or there is no such organisation), ``InvalidToken`` when GitHub refuses the JWT."""
+        body, response = self._fetch_json(self._api(f"/orgs/{org}/installation"))
+        url = str(response.url)
+        account = body.get("account") if isinstance(body, dict) else None
+        if not isinstance(account, dict):
+            raise MalformedResponse(f"{url}: expected an installation with an account", url=url, status=200)
+        permissions = body.get("permissions")
+        return AppInstallation(
+            id=_integer(body, "id", url), account=_string(account, "login", url), app_id=_integer(body, "app_id", url),
+            permissions=permissions if isinstance(permissions, dict) else {},
+        )
+
+    def create_installation_token(self, installation_id: int) -> InstallationToken:
+        """A new installation access token (``POST /app/installations/{id}/access_tokens``, 201) and its expiry."""
+        url = self._api(f"/app/installations/{int(installation_id)}/access_tokens")
+        response = self._send(url, {"Content-Type": "application/json"}, method="POST", json_body={})
+        _raise_for_status(response, str(url), method="POST")
+        body = parse_json(response.content, str(url))
+        token = _string(body, "token", str(url))
+        expires = body.get("expires_at")
+        try:
+            expires_at = dt.datetime.fromisoformat(str(expires).replace("Z", "+00:00"))
+        except ValueError:
+            expires_at = None
+        if expires_at is None or expires_at.tzinfo is None:
+            raise MalformedResponse(f"{url}: expected the expires_at of a token", url=str(url), status=200)
+        return InstallationToken(token=token, expires_at=expires_at.astimezone(dt.UTC))
+
     # --- the token check ---------------------------------------------------------------------
 
-    def check_access(self, org: str) -> AccessReport:
+    def check_access(self, org: str, *, installation: bool = False) -> AccessReport:
         """What this token may read in ``org``: REST ``/user`` and ``/orgs/{org}``, then one probe per permission.
 
         ``InvalidToken`` on a 401, ``OrganizationNotFound`` when the organisation does not exist or the token
@@ -401,10 +439,16 @@ class GitHubClient:
         422 there is ``can_read_copilot=False`` with the reason in ``notes``. An organisation with no
         repository cannot show whether pull requests are readable: that counts as readable, with a note.
         Rate limits and outages propagate as themselves. Nothing is cached. Six requests at most.
+
+        ``installation=True`` for a GitHub App's installation token, which is no user's: GitHub answers ``/user``
+        with 403 for it, so that request is left out (``login`` is ""; five requests at most).
         """
-        user, user_response = self._fetch_json(self._api("/user"))
-        login = _string(user, "login", user_response.url)
-        scopes = tuple(s.strip() for s in user_response.headers.get("X-OAuth-Scopes", "").split(",") if s.strip())
+        if installation:
+            login, scopes = "", ()
+        else:
+            user, user_response = self._fetch_json(self._api("/user"))
+            login = _string(user, "login", user_response.url)
+            scopes = tuple(s.strip() for s in user_response.headers.get("X-OAuth-Scopes", "").split(",") if s.strip())
         try:
             organization, response = self._fetch_json(self._api(f"/orgs/{org}"))
         except NotFound as exc:
@@ -690,7 +734,7 @@ class GitHubClient:
     # --- the cache ---------------------------------------------------------------------------
 
     def _keys(self, identity: str, cache_scope: str) -> tuple[str, str]:
-        scope = hashlib.sha256(f"{self._token}\x00{cache_scope}".encode()).hexdigest()[:24]
+        scope = hashlib.sha256(f"{self._cache_identity}\x00{cache_scope}".encode()).hexdigest()[:24]
         digest = hashlib.sha256(identity.encode()).hexdigest()[:40]
         return f"github:http:{scope}:meta:{digest}", f"github:http:{scope}:body:{digest}"
 
@@ -873,6 +917,13 @@ def _string(document: object, key: str, url) -> str:
     value = document.get(key) if isinstance(document, dict) else None
     if not isinstance(value, str) or not value:
         raise MalformedResponse(f"{url}: expected an object with a {key!r}", url=str(url))
+    return value
+
+
+def _integer(document: object, key: str, url) -> int:
+    value = document.get(key) if isinstance(document, dict) else None
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise MalformedResponse(f"{url}: expected an object with a positive integer {key!r}", url=str(url))
     return value
 
 

@@ -104,3 +104,21 @@ class AccessReport:
     can_read_copilot: bool
     scopes: tuple[str, ...] = field(default=())  # a classic PAT's X-OAuth-Scopes; empty for fine-grained
     notes: tuple[str, ...] = field(default=())  # why a flag is False (or could not be checked), one line each
+
+
+@dataclass(frozen=True)
+class AppInstallation:
+    """A GitHub App's installation on an organisation (REST ``GET /orgs/{org}/installation``, asked with the JWT)."""
+
+    id: int
+    account: str  # the organisation's login, as GitHub spells it
+    app_id: int
+    permissions: dict = field(default_factory=dict, compare=False)  # e.g. {"members": "read", ...}
+
+
+@dataclass(frozen=True)
+class InstallationToken:
+    """An installation access token (``POST /app/installations/{id}/access_tokens``): about an hour's worth."""
+
+    token: str = field(repr=False)
+    expires_at: dt.datetime  # aware UTC

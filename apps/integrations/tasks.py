@@ -10,7 +10,8 @@ The team sync (``apps.integrations.team_sync`` holds the logic):
   returns ``outcome="locked"`` at once). A spent rate limit is retried at GitHub's ``resetAt`` with
   ``self.retry(countdown=...)``, never a sleep; a refused token (401) is never retried. It always ends
   with an outcome (the chord needs one from each), "failed" when retries are exhausted.
-- ``sync_all_github_task``: the daily beat entry, one team task per team with a token.
+- ``sync_all_github_task``: the daily beat entry, one team task per team with a credential (a token or a
+  GitHub App installation).
 - ``prune_webhook_deliveries_task``: the daily beat entry that forgets deliveries too old to be replayed.
 - ``start_team_sync(team_id)``: what the team pages call after connecting or replacing a token.
 """
@@ -25,7 +26,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 
 from apps.integrations.github import GitHubError, GitHubUnavailable, RateLimited
-from apps.integrations.models import GitHubIntegration
+from apps.integrations.models import HAS_CREDENTIAL, GitHubIntegration
 from tformance.celery import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -178,8 +179,8 @@ def finish_pull_request_sync_task(outcomes: list[dict], team_id: int) -> dict:
 
 @shared_task
 def sync_all_github_task() -> int:
-    """The daily fan-out: one team sync per team with a token. Returns how many were enqueued."""
-    team_ids = list(GitHubIntegration.objects.exclude(access_token="").values_list("team_id", flat=True))
+    """The daily fan-out: one team sync per team with a token or an app. Returns how many were enqueued."""
+    team_ids = list(GitHubIntegration.objects.filter(HAS_CREDENTIAL).values_list("team_id", flat=True))
     for team_id in team_ids:
         enqueue_on_commit(sync_team_github_task, team_id)
     return len(team_ids)

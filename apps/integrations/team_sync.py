@@ -1,15 +1,18 @@
 """A team's GitHub sync, end to end: members, the repository list, and each tracked repository's PRs.
 
 The storage services (``member_sync``, ``repository_sync``, ``pr_sync``) write; this module reads
-GitHub through ``GitHubClient`` with the team's token (``GitHubIntegration.access_token``, decrypted
-by its field), feeds them, and keeps ``SyncStatus`` (what the settings page shows) up to date. The
+GitHub through ``GitHubClient`` with the team's credential (``github_app.client_for``: its token,
+``GitHubIntegration.access_token`` decrypted by its field, or a GitHub App installation's token, refreshed
+before it expires), feeds them, and keeps ``SyncStatus`` (what the settings page shows) up to date. The
 Celery tasks (``apps.integrations.tasks``) are thin interfaces over these functions.
 
 Errors, and what each leaves behind:
 
 - **401** (``InvalidToken``): the kind's status becomes ``failed`` with ``TOKEN_REFUSED`` ("the token
   was refused; enter a new one in settings") and ``TokenRefused`` is raised: never retried (a new
-  token is the only fix; replacing it starts a sync).
+  token is the only fix; replacing it starts a sync). For a GitHub App, the refused installation token is
+  dropped (``APP_TOKEN_REFUSED``: the next run asks for a new one); an app whose key or installation GitHub
+  refuses (``GitHubAppRefused``) fails the same way with the reason (``APP_REFUSED``).
 - **Rate limits**: every PR page carries GraphQL's ``rateLimit``. After a page is committed, when
   the budget left is below that page's cost the next page would not fit: the run stops there (the
   pages before are kept, the repository's resume cursor says where to go on) and ``RetryAt`` (a
@@ -44,9 +47,10 @@ from apps.integrations.github import (
     NotFound,
     RateLimited,
 )
+from apps.integrations.github_app import GitHubAppRefused, client_for, forget_app_token, has_credential
 from apps.integrations.github_records import PullRequestPage, Repository
 from apps.integrations.member_sync import import_members
-from apps.integrations.models import GitHubIntegration, SyncStatus, TrackedRepository
+from apps.integrations.models import HAS_CREDENTIAL, GitHubIntegration, SyncStatus, TrackedRepository
 from apps.integrations.pr_sync import sync_repository
 from apps.integrations.repository_sync import set_tracked, store_repositories
 from apps.integrations.sync_status import record_sync_state
@@ -58,6 +62,8 @@ State = SyncStatus.State
 
 TOKEN_REFUSED = "the token was refused; enter a new one in settings"
 NO_TOKEN = "no GitHub token: set one in settings"
+APP_TOKEN_REFUSED = "GitHub refused the app's installation token (revoked?); the next sync asks for a new one"
+APP_REFUSED = "the GitHub App was refused: {reason} Connect it again in settings"
 LOCK_SECONDS = 40 * 60  # longer than the repository task's hard time limit
 PR_PAGE_SIZE = 50
 
@@ -79,16 +85,22 @@ class RetryAt(RateLimited):
 
 
 def has_token(team) -> bool:
-    """The team has a GitHub integration with a token (one statement; the token is not read)."""
-    return GitHubIntegration.objects.filter(team=team).exclude(access_token="").exists()
+    """The team has a GitHub integration with a credential, a token or an app (one statement; no secret is read)."""
+    return GitHubIntegration.objects.filter(HAS_CREDENTIAL, team=team).exists()
 
 
 def team_client(team) -> tuple[GitHubIntegration, GitHubClient]:
-    """The team's integration and a client with its token; ``TokenRefused`` without a token."""
+    """The team's integration and a client with its credential (``github_app.client_for``: an app's installation
+    token refreshed when it expires within five minutes); ``TokenRefused`` without one, ``GitHubAppRefused`` when
+    GitHub refuses the app."""
     integration = GitHubIntegration.objects.filter(team=team).first()
-    if integration is None or not integration.access_token:
+    if not has_credential(integration):
         raise TokenRefused(NO_TOKEN)
-    return integration, GitHubClient(integration.access_token)
+    return integration, client_for(integration)
+
+
+def _app_refused(error: GitHubAppRefused) -> str:
+    return APP_REFUSED.format(reason=error.message)
 
 
 def _retry_at(error: RateLimited) -> dt.datetime:
@@ -109,7 +121,14 @@ def recording_status(team, kind: str):
     try:
         yield
     except (InvalidToken, TokenRefused) as error:
-        detail = NO_TOKEN if str(error) == NO_TOKEN else TOKEN_REFUSED
+        if isinstance(error, InvalidToken) and forget_app_token(team):
+            detail = APP_TOKEN_REFUSED
+        else:
+            detail = NO_TOKEN if str(error) == NO_TOKEN else TOKEN_REFUSED
+        record_sync_state(team=team, kind=kind, state=State.FAILED, detail=detail)
+        raise TokenRefused(detail) from error
+    except GitHubAppRefused as error:
+        detail = _app_refused(error)
         record_sync_state(team=team, kind=kind, state=State.FAILED, detail=detail)
         raise TokenRefused(detail) from error
     except RateLimited as error:
@@ -138,14 +157,17 @@ def sync_team_members(team) -> dict[str, int]:
 
 def list_repositories(team, query: str | None = None) -> list:
     """The organisation's repositories from GitHub, live (``query``: a name search); nothing is stored."""
-    integration, client = team_client(team)
+    try:
+        integration, client = team_client(team)
+    except GitHubAppRefused as error:
+        raise TokenRefused(_app_refused(error)) from error
     with client:
         try:
             return [
                 r for page in client.organization_repositories(integration.organization_slug, query=query) for r in page
             ]
         except InvalidToken as error:
-            raise TokenRefused(TOKEN_REFUSED) from error
+            raise TokenRefused(APP_TOKEN_REFUSED if forget_app_token(team) else TOKEN_REFUSED) from error
 
 
 def refresh_repositories(team, query: str | None = None) -> dict[str, int]:
@@ -231,8 +253,13 @@ def sync_tracked_repository(team, repository_id: int, *, page_size: int = PR_PAG
     except NotFound as error:
         return {"repository": repository.name_with_owner, "outcome": "not_found", "detail": str(error)}
     except InvalidToken as error:
-        record_sync_state(team=team, kind=Kind.PULL_REQUESTS, state=State.FAILED, detail=TOKEN_REFUSED)
-        raise TokenRefused(TOKEN_REFUSED) from error
+        detail = APP_TOKEN_REFUSED if forget_app_token(team) else TOKEN_REFUSED
+        record_sync_state(team=team, kind=Kind.PULL_REQUESTS, state=State.FAILED, detail=detail)
+        raise TokenRefused(detail) from error
+    except GitHubAppRefused as error:
+        detail = _app_refused(error)
+        record_sync_state(team=team, kind=Kind.PULL_REQUESTS, state=State.FAILED, detail=detail)
+        raise TokenRefused(detail) from error
     except MissingPermission as error:
         return {"repository": repository.name_with_owner, "outcome": "forbidden", "detail": str(error)}
     except RateLimited as error:
@@ -269,8 +296,9 @@ def finish_pull_requests(team, outcomes: list[dict]) -> dict:
     detail = "; ".join(
         f"{o.get('repository', o.get('repository_id'))}: {o.get('detail') or o['outcome']}" for o in problems
     )
-    if any(o.get("outcome") == "token_refused" for o in outcomes):
-        state, detail = State.FAILED, TOKEN_REFUSED
+    refused = [o for o in outcomes if o.get("outcome") == "token_refused"]
+    if refused:
+        state, detail = State.FAILED, refused[0].get("detail") or TOKEN_REFUSED
     elif any(o.get("outcome") == "failed" for o in outcomes):
         state = State.FAILED
     else:  # done, with the repositories GitHub no longer shows (or lets read) named in the detail

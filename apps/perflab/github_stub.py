@@ -45,6 +45,19 @@ malformed bodies), optionally only for one ``path`` or ``operation``, ``fail_gra
 ``update_pull_request``, ``add_pull_request``, ``add_review``, ``add_commit``, ``add_member``, and count what was
 asked with ``count_operation`` and ``request_counts``. ``send_webhook`` delivers a signed webhook
 (``pull_request_event``, ``pull_request_review_event``) to any URL.
+
+**GitHub Apps**: ``stub.register_app(app_id, key)`` (the app's public key, or its private key: PEM text or a key
+object; ``new_app_private_key()`` makes one) and ``stub.install(org)`` (the installation's id back). With the app's
+JWT in ``Authorization: Bearer``, ``GET /orgs/{org}/installation`` answers the installation and ``POST
+/app/installations/{id}/access_tokens`` a new installation token (201, with ``expires_at``: now +
+``installation_token_lifetime``, one hour unless a test sets it). The JWT is checked as GitHub does: RS256
+signed by the registered key of its ``iss``, ``exp`` in the future and at most ten minutes after ``iat``,
+``iat`` not in the future; else 401 (an unknown ``iss`` is "Integration not found"). An app not installed on
+the organisation, or another app's installation, is 404. Every other endpoint accepts an unexpired installation
+token like the organisation's token (an expired or revoked one is 401, ``/user`` 403 as on GitHub: an
+installation is no user). ``expire_installation_tokens()`` and ``revoke_installation_tokens()`` end them early;
+``issued_installation_tokens`` lists them, and the request log counts the exchanges
+(``count_exchanges()``).
 """
 
 from __future__ import annotations
@@ -61,6 +74,7 @@ import json
 import math
 import random
 import re
+import secrets
 import threading
 import uuid
 from collections import Counter
@@ -70,6 +84,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import httpx
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 REPORT_PATH = "/orgs/{org}/copilot/metrics/reports/users-1-day"
 ORG_REPORT_PATH = "/orgs/{org}/copilot/metrics/reports/organization-28-day/latest"
@@ -135,6 +152,12 @@ class GitHubStub:
         self.requests: list[LoggedRequest] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # GitHub Apps (register_app, install): keys, installations, the installation tokens issued
+        self._app_keys: dict[int, rsa.RSAPublicKey] = {}
+        self.installations: dict[str, StubInstallation] = {}  # by organisation login, lower-cased
+        self._installation_ids = itertools.count(40_000_001)
+        self._installation_tokens: dict[str, IssuedToken] = {}
+        self.installation_token_lifetime = dt.timedelta(hours=1)  # GitHub: an hour
 
     @classmethod
     def with_users(
@@ -223,6 +246,140 @@ class GitHubStub:
         with self._lock:
             return self._rate.remaining
 
+    # --- GitHub Apps -----------------------------------------------------------------------
+
+    def register_app(self, app_id: int, key) -> None:
+        """An app GitHub knows: its id and key (public or private; PEM text, bytes or a key object)."""
+        with self._lock:
+            self._app_keys[int(app_id)] = _public_key(key)
+
+    def install(
+        self, org: str | None = None, *, app_id: int | None = None, installation_id: int | None = None,
+        permissions: dict[str, str] | None = None,
+    ) -> int:
+        """The app (the only registered one by default) installed on ``org`` (default: the stub's); its id."""
+        with self._lock:
+            if app_id is None:
+                if len(self._app_keys) != 1:
+                    raise ValueError("register one app first, or name the app_id to install")
+                app_id = next(iter(self._app_keys))
+            if int(app_id) not in self._app_keys:
+                raise ValueError(f"app {app_id} is not registered")
+            login = org or self.org
+            installation = StubInstallation(
+                id=installation_id or next(self._installation_ids), app_id=int(app_id), account=login,
+                permissions=dict(permissions or {"members": "read", "metadata": "read", "pull_requests": "read",
+                                                  "organization_copilot_seat_management": "read"}),
+            )
+            self.installations[login.lower()] = installation
+            return installation.id
+
+    def uninstall(self, org: str | None = None) -> None:
+        """The app is removed from ``org``: its installation is gone, and the tokens issued for it stop working."""
+        with self._lock:
+            installation = self.installations.pop((org or self.org).lower(), None)
+            for issued in self._installation_tokens.values():
+                if installation is not None and issued.installation_id == installation.id:
+                    issued.revoked = True
+
+    @property
+    def issued_installation_tokens(self) -> list[IssuedToken]:
+        with self._lock:
+            return list(self._installation_tokens.values())
+
+    def expire_installation_tokens(self) -> None:
+        """Every installation token issued so far has expired (new ones get the usual lifetime)."""
+        with self._lock:
+            past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+            for issued in self._installation_tokens.values():
+                issued.expires_at = min(issued.expires_at, past)
+
+    def revoke_installation_tokens(self) -> None:
+        """Every installation token issued so far is revoked (``DELETE /installation/token``, or a key removed)."""
+        with self._lock:
+            for issued in self._installation_tokens.values():
+                issued.revoked = True
+
+    def count_exchanges(self) -> int:
+        """How many installation tokens were asked for (``POST /app/installations/{id}/access_tokens``), any status."""
+        return sum(1 for r in self.requests if r.method == "POST" and _ACCESS_TOKENS.fullmatch(r.route))
+
+    def _app_of_jwt(self, authorization: str | None) -> tuple[int | None, tuple[int, dict[str, str], bytes] | None]:
+        """The app id of a valid app JWT, or the 401 GitHub answers for it."""
+        def refused(message: str):
+            return None, (401, {"Content-Type": "application/json"}, json.dumps({"message": message}).encode())
+
+        token = (authorization or "").removeprefix("Bearer ").strip()
+        if not authorization or not authorization.startswith("Bearer ") or not token:
+            return refused("A JSON web token could not be decoded")
+        try:
+            unverified = jwt.decode(token, options={"verify_signature": False})
+            app_id = int(str(unverified.get("iss", "")))
+        except (jwt.PyJWTError, ValueError):
+            return refused("A JSON web token could not be decoded")
+        with self._lock:
+            key = self._app_keys.get(app_id)
+        if key is None:
+            return refused("Integration not found")
+        try:
+            claims = jwt.decode(token, key, algorithms=["RS256"], options={"require": ["iat", "exp", "iss"]})
+        except jwt.ExpiredSignatureError:
+            return refused("'Expiration time' claim ('exp') must be a numeric value representing the future time at "
+                           "which the assertion expires")
+        except jwt.ImmatureSignatureError:
+            return refused("'Issued at' claim ('iat') must be an Integer representing the time that the assertion "
+                           "was issued")
+        except jwt.PyJWTError:
+            return refused("A JSON web token could not be decoded")
+        if claims["exp"] - claims["iat"] > 600:
+            return refused("'Expiration time' claim ('exp') is too far in the future")
+        return app_id, None
+
+    def _app_endpoint(self, method: str, path: str, headers) -> tuple[int, dict[str, str], bytes] | None:
+        """The two endpoints an app's JWT opens; None for any other path."""
+        org_match = _ORG_INSTALLATION.fullmatch(path) if method == "GET" else None
+        token_match = _ACCESS_TOKENS.fullmatch(path) if method == "POST" else None
+        if org_match is None and token_match is None:
+            return None
+        app_id, refusal = self._app_of_jwt(headers.get("Authorization"))
+        if refusal is not None:
+            return refusal
+        not_found = (404, {"Content-Type": "application/json"}, b'{"message": "Not Found", "status": "404"}')
+        with self._lock:
+            if org_match is not None:
+                installation = self.installations.get(org_match["org"].lower())
+            else:
+                wanted = int(token_match["id"])
+                installation = next((i for i in self.installations.values() if i.id == wanted), None)
+            if installation is None or installation.app_id != app_id:
+                return not_found
+            if org_match is not None:
+                return 200, {"Content-Type": "application/json"}, json.dumps(installation.rest(self.base_url)).encode()
+            issued = IssuedToken(
+                token="ghs_" + secrets.token_hex(18), installation_id=installation.id,
+                expires_at=(dt.datetime.now(dt.UTC) + self.installation_token_lifetime).replace(microsecond=0),
+            )
+            self._installation_tokens[issued.token] = issued
+        body = {
+            "token": issued.token, "expires_at": issued.expires_at.isoformat().replace("+00:00", "Z"),
+            "permissions": installation.permissions, "repository_selection": "all",
+        }
+        return 201, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+    def _installation_token_answer(self, authorization: str | None, route: str):
+        """For a request with an installation token this stub issued: the refusal, "ok", or None (not one)."""
+        token = (authorization or "").removeprefix("Bearer ")
+        with self._lock:
+            issued = self._installation_tokens.get(token) if token else None
+            if issued is None:
+                return None
+            usable = not issued.revoked and issued.expires_at > dt.datetime.now(dt.UTC)
+        if not usable:
+            return 401, {"Content-Type": "application/json"}, b'{"message": "Bad credentials"}'
+        if route == "/user":
+            return 403, {"Content-Type": "application/json"}, b'{"message": "Resource not accessible by integration"}'
+        return "ok"
+
     # --- counters -----------------------------------------------------------------------
 
     @property
@@ -295,7 +452,13 @@ class GitHubStub:
                 self._failures.remove(failure)
                 return failure.status, failure.headers, failure.body
         authorization = headers.get("Authorization")
-        if self.token and authorization != f"Bearer {self.token}":
+        app_answer = self._app_endpoint(method, url.path, headers)
+        if app_answer is not None:
+            return app_answer
+        installation = self._installation_token_answer(authorization, url.path)
+        if installation is not None and installation != "ok":
+            return installation
+        if self.token and authorization != f"Bearer {self.token}" and installation is None:
             return 401, {}, b'{"message": "Bad credentials"}'
         if url.path in ("/user", GRAPHQL_PATH) and not authorization:
             return 401, {}, b'{"message": "Requires authentication"}'
@@ -942,6 +1105,58 @@ def org_report(org: str, start: dt.date, end: dt.date, days: dict[dt.date, list[
         "report_end_day": end.isoformat(),
         "day_totals": day_totals,
     }
+
+
+# --- GitHub Apps -------------------------------------------------------------------------------
+
+_ORG_INSTALLATION = re.compile(r"/orgs/(?P<org>[^/]+)/installation")
+_ACCESS_TOKENS = re.compile(r"/app/installations/(?P<id>[0-9]{1,19})/access_tokens")
+
+
+@dataclass
+class StubInstallation:
+    id: int
+    app_id: int
+    account: str
+    permissions: dict[str, str]
+
+    def rest(self, base_url: str) -> dict:
+        return {
+            "id": self.id, "app_id": self.app_id, "app_slug": f"app-{self.app_id}", "target_type": "Organization",
+            "account": {"login": self.account, "id": _user_id(f"org:{self.account}"), "type": "Organization"},
+            "permissions": self.permissions, "repository_selection": "all", "events": ["pull_request"],
+            "access_tokens_url": f"{base_url}/app/installations/{self.id}/access_tokens",
+        }
+
+
+@dataclass
+class IssuedToken:
+    token: str = field(repr=False)
+    installation_id: int
+    expires_at: dt.datetime
+    revoked: bool = False
+
+
+def new_app_private_key(bits: int = 2048) -> str:
+    """A new RSA private key in PEM (PKCS#1, as GitHub's "Generate a private key" downloads it)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    ).decode()
+
+
+def _public_key(key) -> rsa.RSAPublicKey:
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return key
+    data = key.encode() if isinstance(key, str) else bytes(key)
+    if b"PRIVATE KEY" in data:
+        return _public_key(serialization.load_pem_private_key(data, password=None))
+    loaded = serialization.load_pem_public_key(data)
+    if not isinstance(loaded, rsa.RSAPublicKey):
+        raise ValueError("a GitHub App's key is an RSA key")
+    return loaded
 
 
 # --- the organisation's data ----------------------------------------------------------------
