@@ -68,6 +68,56 @@ class ReplaceTokenForm(forms.Form):
     token = token_field()
 
 
+# --- a GitHub App instead of a token ---------------------------------------------------------------
+
+
+class SecretTextarea(forms.Textarea):
+    """A textarea that never sends its value back to the browser, not even on an error (like the token's input)."""
+
+    def format_value(self, value):
+        return None
+
+
+PEM_MAX_CHARS = 10_000  # a 4096-bit RSA key in PEM is about 3,300 characters
+
+
+def pem_shape(value: str) -> None:
+    """A PEM private key's shape (its contents are read by the service): its markers, and no control characters."""
+    if any(unicodedata.category(char) in ("Cc", "Cf") and char not in "\r\n\t" for char in value):
+        raise ValidationError("The private key may not contain control or formatting characters.")
+    if "-----BEGIN" not in value or "PRIVATE KEY-----" not in value:
+        raise ValidationError(
+            "Paste the whole .pem file, from -----BEGIN RSA PRIVATE KEY----- to -----END RSA PRIVATE KEY-----."
+        )
+
+
+class GitHubAppForm(forms.Form):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "id_app_%s")  # beside the token form on one page: ids of its own
+        super().__init__(*args, **kwargs)
+
+    app_id = forms.IntegerField(
+        label="App ID", min_value=1, max_value=2**31 - 1,
+        help_text="On the app's settings page (General, About: App ID); not the client ID.",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    private_key = forms.CharField(
+        label="Private key (PEM)", max_length=PEM_MAX_CHARS, validators=[pem_shape],
+        help_text="A private key of the app (General, Private keys, Generate a private key): paste the .pem file. "
+        "The app's installation on the organisation is found from it; the key is checked with GitHub now and "
+        "stored encrypted.",
+        widget=SecretTextarea(attrs={"rows": 6, "autocomplete": "off", "spellcheck": "false",
+                                     "placeholder": "-----BEGIN RSA PRIVATE KEY-----"}),  # fmt: skip
+    )
+
+
+class ConnectGitHubAppForm(GitHubAppForm):
+    """For a team not connected yet: the organisation too."""
+
+    organization = organization_field()
+    field_order = ["organization", "app_id", "private_key"]
+
+
 class InviteForm(forms.Form):
     email = forms.EmailField(
         max_length=Invite._meta.get_field("email").max_length,

@@ -50,8 +50,9 @@ def teams_for_home(user) -> QuerySet[Team]:
 def team_settings(team: Team) -> dict:
     """What the settings page shows, in six statements whatever the team's size.
 
-    - ``github``: ``{"organization", "token_set", "copilot_synced_through", "id", "webhook_secret"}`` or None.
-      The token itself is never read: it stays encrypted in the database.
+    - ``github``: ``{"organization", "token_set", "app_id", "app_installation_id", "copilot_synced_through", "id",
+      "webhook_secret"}`` or None (``app_id`` set: it reads through a GitHub App installation instead of a token).
+      The token itself is never read, nor the app's key: they stay encrypted in the database.
     - ``memberships``: ``{"user__username", "user__email", "role", "created_at"}``, admins first, then by
       username.
     - ``invites``: the open ones (unused, unexpired), newest first, with ``created_by__username``.
@@ -64,7 +65,8 @@ def team_settings(team: Team) -> dict:
     github = (
         GitHubIntegration.objects.filter(team=team)
         .annotate(token_set=ExpressionWrapper(~Q(access_token=""), output_field=BooleanField()))
-        .values("id", "organization_slug", "token_set", "copilot_synced_through", "webhook_secret")
+        .values("id", "organization_slug", "token_set", "app_id", "app_installation_id", "copilot_synced_through",
+                "webhook_secret")
         .first()
     )
     memberships = list(
@@ -96,6 +98,8 @@ def team_settings(team: Team) -> dict:
         and {
             "organization": github["organization_slug"],
             "token_set": github["token_set"],
+            "app_id": github["app_id"],  # None: no GitHub App (a token, or nothing)
+            "app_installation_id": github["app_installation_id"],
             "copilot_synced_through": github["copilot_synced_through"],
             "id": github["id"],  # the webhook URL is derived from it (no statement)
             "webhook_secret": github["webhook_secret"],  # for the admin to paste into GitHub

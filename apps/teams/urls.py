@@ -9,6 +9,7 @@ urlpatterns = [
     path("teams/new/", views.create_team, name="create"),
     path("t/<slug:team_slug>/settings/", views.team_settings_page, name="settings"),
     path("t/<slug:team_slug>/settings/github/", views.github_access, name="github_access"),
+    path("t/<slug:team_slug>/settings/github/app/", views.github_app_access, name="github_app"),
     path("t/<slug:team_slug>/settings/github/remove/", views.remove_token, name="remove_token"),
     path("t/<slug:team_slug>/settings/github/webhook-secret/", views.rotate_webhook, name="rotate_webhook"),
     path("t/<slug:team_slug>/settings/invites/", views.create_invite, name="create_invite"),

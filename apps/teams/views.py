@@ -26,8 +26,10 @@ from apps.integrations.webhooks import WEBHOOK_SECRET_GRACE, rotate_webhook_secr
 from apps.teams import invites as invite_service
 from apps.teams import onboarding
 from apps.teams.forms import (
+    ConnectGitHubAppForm,
     ConnectGitHubForm,
     CreateTeamForm,
+    GitHubAppForm,
     InviteForm,
     MemberActiveForm,
     ReplaceTokenForm,
@@ -99,8 +101,8 @@ def _settings_url(team, section: str = "") -> str:
 
 
 def _settings_page(
-    request, team, *, status: int = 200, github_form=None, invite_form=None, search=None, github_problem="",
-    repository_problem="", member_problem="", sync_problem="",
+    request, team, *, status: int = 200, github_form=None, app_form=None, invite_form=None, search=None,
+    github_problem="", repository_problem="", member_problem="", sync_problem="",
 ):  # fmt: skip
     """The settings page. Statements: ``team_settings`` (six) plus the repository table and the members
     (one each), whatever the sizes. GitHub is asked only by "List from GitHub" (``?list=1``)."""
@@ -111,6 +113,8 @@ def _settings_page(
         )
     if github_form is None:
         github_form = ReplaceTokenForm() if overview["github"] else ConnectGitHubForm()
+    if app_form is None:
+        app_form = GitHubAppForm() if overview["github"] else ConnectGitHubAppForm()
     search = search or RepositorySearchForm()
     query = search.cleaned_data.get("q", "") if search.is_bound and search.is_valid() else ""
     repository_rows = team_sync.repositories_for_settings(team, query) if overview["github"] else []
@@ -118,6 +122,7 @@ def _settings_page(
         "team": team,
         **overview,
         "github_form": github_form,
+        "app_form": app_form,
         "invite_form": invite_form or InviteForm(),
         "invite_days": invite_service.Invite.VALIDITY.days,
         "search": search,
@@ -171,30 +176,72 @@ def _list_from_github(team, query: str) -> tuple[str, int]:
 @team_admin_view
 def github_access(request, team):
     """Replace the token (checked live), or connect a team that has no GitHub organisation yet."""
-    organization = github_organization(team)
-    form = ReplaceTokenForm(request.POST) if organization else ConnectGitHubForm(request.POST)
+    if github_organization(team):
+        form = ReplaceTokenForm(request.POST)
+
+        def save(data):
+            return onboarding.replace_github_token(team=team, token=data["token"])
+    else:
+        form = ConnectGitHubForm(request.POST)
+
+        def save(data):
+            return onboarding.connect_github(team=team, **data)
+
+    return _checked_and_saved(
+        request, team, form, form_name="github_form", save=save,
+        accepted=lambda access: f"GitHub accepted the token, which is saved: {_access_summary(access)}",
+    )
+
+
+@require_POST
+@team_admin_view
+def github_app_access(request, team):
+    """Read GitHub through a GitHub App's installation instead of a token (the app's key checked live first)."""
+    form = GitHubAppForm(request.POST) if github_organization(team) else ConnectGitHubAppForm(request.POST)
+
+    def save(data):
+        return onboarding.connect_github_app(
+            team=team, app_id=data["app_id"], private_key=data["private_key"], organization=data.get("organization")
+        )
+
+    return _checked_and_saved(
+        request, team, form, form_name="app_form", save=save,
+        accepted=lambda connection: f"GitHub accepted the app, which is saved: {_app_summary(connection)}",
+    )
+
+
+def _checked_and_saved(request, team, form, *, form_name: str, save, accepted):
+    """A credential form's path: its shape, then ``save(cleaned_data)`` (a service that asks GitHub before it
+    stores anything), then the first sync with it. A refusal re-renders the form with GitHub's reason."""
     if not form.is_valid():
-        return _settings_page(request, team, status=400, github_form=form)
+        return _settings_page(request, team, status=400, **{form_name: form})
     try:
-        if organization:
-            access = onboarding.replace_github_token(team=team, token=form.cleaned_data["token"])
-        else:
-            access = onboarding.connect_github(team=team, **form.cleaned_data)
+        result = save(form.cleaned_data)
     except onboarding.GitHubAccessRefused as refused:
         form.add_error(refused.field if refused.field in form.fields else None, refused.message)
-        return _settings_page(request, team, status=refused.status, github_form=form)
-    start_team_sync(team.id)  # a new token (or organisation): sync with it
-    messages.success(request, f"GitHub accepted the token, which is saved: {_access_summary(access)}")
+        return _settings_page(request, team, status=refused.status, **{form_name: form})
+    start_team_sync(team.id)  # a new credential (or organisation): sync with it
+    messages.success(request, accepted(result))
     return redirect(_settings_url(team, "github"))
+
+
+def _app_summary(connection) -> str:
+    access = connection.access
+    copilot = "and Copilot metrics" if access.can_read_copilot else "(not Copilot metrics: grant that to see them)"
+    return (
+        f"app {connection.app_id}'s installation {connection.installation.id} reads {access.organization}'s members, "
+        f"pull requests {copilot}."
+    )
 
 
 @require_POST
 @team_admin_view
 def remove_token(request, team):
+    """Forget the team's credential, a token or a GitHub App."""
     if onboarding.remove_github_token(team=team):
-        messages.success(request, "The token is removed: nothing is read from GitHub until a new one is set.")
+        messages.success(request, "The credential is removed: nothing is read from GitHub until a new one is set.")
     else:
-        messages.info(request, "There was no token to remove.")
+        messages.info(request, "There was no token or app to remove.")
     return redirect(_settings_url(team, "github"))
 
 
