@@ -55,6 +55,7 @@ from apps.integrations.pr_sync import sync_repository
 from apps.integrations.repository_sync import set_tracked, store_repositories
 from apps.integrations.sync_status import record_sync_state
 from apps.metrics.models import TeamMember
+from apps.metrics.services.survey_service import create_surveys
 from apps.metrics.services.team_cache import bump_team_data_version
 
 Kind = SyncStatus.Kind
@@ -303,6 +304,9 @@ def finish_pull_requests(team, outcomes: list[dict]) -> dict:
         state = State.FAILED
     else:  # done, with the repositories GitHub no longer shows (or lets read) named in the detail
         state = State.DONE
+    if counts.get("pull_requests"):  # a sync that stored PRs may have stored merges: survey them
+        created = create_surveys(team)
+        counts["surveys_created"] = created.surveys
     record_sync_state(team=team, kind=Kind.PULL_REQUESTS, state=state, detail=detail, counts=counts)
     return {"state": state, "detail": detail, **counts}
 

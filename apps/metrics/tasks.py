@@ -37,3 +37,15 @@ def aggregate_all_teams_last_week(today: str | None = None) -> int:
     for team_id in team_ids:
         enqueue_on_commit(aggregate_team_weekly_metrics_task, team_id, through)
     return len(team_ids)
+
+
+@shared_task
+def create_surveys_task(team_id: int) -> dict:
+    """Surveys for the team's recently merged PRs (``survey_service.create_surveys``); a webhook queues it."""
+    from apps.metrics.services.survey_service import create_surveys
+
+    team = Team.objects.filter(pk=team_id).first()
+    if team is None:
+        return {"skipped": "no such team"}
+    created = create_surveys(team)
+    return {"surveys": created.surveys, "survey_reviews": created.survey_reviews}

@@ -9,7 +9,8 @@ from apps.integrations import team_sync
 from apps.integrations.factories import GitHubIntegrationFactory
 from apps.integrations.models import SyncStatus, TrackedRepository
 from apps.integrations.repository_sync import set_tracked
-from apps.metrics.models import Commit, PRReview, PullRequest, TeamMember
+from apps.metrics.models import Commit, PRReview, PRSurvey, PRSurveyReview, PullRequest, TeamMember
+from apps.metrics.services.survey_service import SURVEY_WINDOW
 from apps.perflab.capture import capture_queries
 from apps.teams.factories import TeamFactory
 
@@ -99,6 +100,29 @@ def test_a_full_sync_stores_the_organisation_then_an_unchanged_resync_writes_not
             f"unchanged re-sync: {stub.request_count} requests, {again.count} statements "
             f"({status_upserts} of them SyncStatus upserts, no other write)"
         )
+
+
+def test_a_sync_surveys_the_prs_merged_in_the_last_30_days_once(start):
+    end = timezone.now().replace(microsecond=0)
+    stub = start(members=6, repositories=1, prs_per_repository=30, end=end, days=90)
+    team = connected_team()
+    track_all(team)
+    team_sync.sync_team(team)
+    since = timezone.now() - SURVEY_WINDOW
+    recent = PullRequest.objects.filter(team=team, state="merged", merged_at__gte=since, author__is_bot=False)
+    assert recent.exists() and PullRequest.objects.filter(team=team, merged_at__lt=since).exists()
+    assert set(PRSurvey.objects.filter(team=team).values_list("pull_request_id", flat=True)) == set(
+        recent.values_list("id", flat=True)
+    )
+    assert status(team, SyncStatus.Kind.PULL_REQUESTS).counts["surveys_created"] == recent.count()
+    asked = PRSurveyReview.objects.filter(team=team).count()
+    assert asked > 0
+    # unchanged: no PR stored, so the survey statements do not run either
+    stub.reset_log()
+    with capture_queries(call_sites=False) as again:
+        team_sync.sync_team(team)
+    assert not any("metrics_prsurvey" in q.sql for q in again.queries)
+    assert PRSurveyReview.objects.filter(team=team).count() == asked
 
 
 def test_an_unchanged_resync_is_the_same_count_at_two_sizes(start, capsys):

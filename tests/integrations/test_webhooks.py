@@ -27,7 +27,7 @@ from apps.integrations.webhooks import (
     webhook_setup,
 )
 from apps.metrics.factories import TeamMemberFactory
-from apps.metrics.models import Commit, PRReview, PullRequest, TeamMember
+from apps.metrics.models import Commit, PRReview, PRSurvey, PullRequest, TeamMember
 from apps.metrics.services.team_cache import team_data_version
 from apps.perflab.github_stub import (
     GitHubStub,
@@ -156,6 +156,22 @@ def test_edited_closed_merged_reopened_and_synchronize_update_the_row(client, st
     assert row.cycle_time_hours == hours_between(pr.created_at, pr.merged_at)
     assert PullRequest.objects.count() == 1
     assert WebhookDelivery.objects.count() == 6
+
+
+@pytest.mark.django_db(transaction=True)  # the survey task is queued on commit
+def test_a_merge_delivered_queues_the_survey_of_its_author_and_reviewers(client, stub, integration, eager_celery):
+    now = timezone.now().replace(microsecond=0)
+    pr = stub.add_pull_request(stub.repo, at=now - dt.timedelta(hours=5))
+    review = stub.add_review(stub.repo, pr.number, at=now - dt.timedelta(hours=3))
+    deliver(client, integration, "pull_request", pull_request_event("opened", pr))
+    deliver(client, integration, "pull_request_review", pull_request_review_event("submitted", pr, review))
+    assert not PRSurvey.objects.exists()  # not merged yet: nobody is asked
+    stub.update_pull_request(stub.repo, pr.number, state="MERGED", at=now - dt.timedelta(hours=1))
+    assert deliver(client, integration, "pull_request", pull_request_event("closed", pr)).status_code == 200
+    survey = PRSurvey.objects.get()
+    assert survey.pull_request_id == stored(integration, pr).id
+    assert survey.author.github_username == pr.author.login
+    assert [r.reviewer.github_username for r in survey.reviews.all()] == [review.author.login]
 
 
 def test_review_submitted_edited_and_dismissed(client, stub, integration):
