@@ -433,6 +433,30 @@ def bench_comparison(team, size: str, repeat: int) -> list[Row]:
     ]
 
 
+def bench_ai_impact(team, size: str, repeat: int) -> list[Row]:
+    """AI impact (issue 13): medians and p75 by survey answer in PostgreSQL, against loading and sorting in Python."""
+    from apps.metrics.services import ai_impact_service
+
+    args = (team, *RANGE)
+    statements, fixed = _statements(lambda: ai_impact_service.compute_ai_impact(*args))
+    baseline_statements, expected = _statements(lambda: baselines.compute_ai_impact(*args))
+    _same("AI impact", fixed, expected)
+    versus_baseline = compare(lambda: baselines.compute_ai_impact(*args),
+                              lambda: ai_impact_service.compute_ai_impact(*args), repeat=repeat)
+    ai_impact_service.get_ai_impact(*args)  # fill Redis
+    warm_statements, warm_answer = _statements(lambda: ai_impact_service.get_ai_impact(*args))
+    _same("AI impact (warm)", warm_answer, expected)
+    warm = measure(lambda: ai_impact_service.get_ai_impact(*args), repeat=repeat)
+    return [
+        Row("AI impact (cold)", size, statements, "1", statements == 1,
+            median_ms=versus_baseline.b.median_ms, p95_ms=versus_baseline.b.p95_ms,
+            baseline_statements=baseline_statements, baseline_median_ms=versus_baseline.a.median_ms,
+            speedup=versus_baseline.median_ratio),
+        Row("AI impact (warm)", size, warm_statements, "0", warm_statements == 0,
+            median_ms=warm.median_ms, p95_ms=warm.p95_ms),
+    ]
+
+
 def bench_export(team, rows_expected: int, log: Callable[[str], None] = _silent) -> Row:
     from apps.metrics.services.pr_list_service import export_rows
     from apps.metrics.views.pr_list_views import _csv_chunks
@@ -723,6 +747,7 @@ def _run_bench(scale: Scale, log: Callable[[str], None], progress: bool) -> Repo
          + ([bench_team_breakdown(main_team, size, scale.repeat, log)] if scale.members != 50 else [])),
         ("key metrics", lambda: bench_key_metrics(main_team, size, scale.repeat)),
         ("period comparison", lambda: bench_comparison(main_team, size, scale.repeat)),
+        ("AI impact", lambda: bench_ai_impact(main_team, size, scale.repeat)),
         ("PR export", lambda: [bench_export(Team.objects.get(pk=seeded["export"].team_ids[0]), scale.export_rows,
                                             log)]),
         ("Copilot sync", lambda: bench_copilot_sync(Team.objects.get(pk=seeded["sync"].team_ids[0]), scale.sync_users,

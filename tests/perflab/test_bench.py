@@ -153,3 +153,16 @@ def test_pr_sync_rows_come_from_one_experiment_each():
     assert versus.extra["same_rows"] is True and versus.extra["baseline_requests"] == 1 + 2 * 20
     assert unchanged.statements == 0 and unchanged.statements_ok and unchanged.extra["requests"] == 1
     assert bench.FULL.pr_sync_prs == 10_000 and bench.FULL.pr_sync_baseline_prs == 1_000
+
+
+@pytest.mark.django_db
+def test_the_ai_impact_rows_compare_with_the_baseline_on_the_benchmark_range():
+    from apps.perflab.datagen import DatasetSpec, generate
+    from apps.teams.models import Team
+
+    spec = DatasetSpec(members_per_team=6, prs_per_member=8, days=60, seed=13, end_date=bench.END_DATE)
+    team = Team.objects.get(pk=generate(spec, progress=False).team_ids[0])
+    cold, warm = bench.bench_ai_impact(team, "6 members", repeat=2)
+    assert (cold.path, cold.statements, cold.statements_ok) == ("AI impact (cold)", 1, True)
+    assert cold.baseline_statements >= 1 and cold.speedup is not None
+    assert (warm.path, warm.statements, warm.statements_ok) == ("AI impact (warm)", 0, True)
