@@ -40,7 +40,26 @@ KERNEL := $(VENV)/share/jupyter/kernels/tformance/kernel.json
 $(KERNEL): $(STAMP) tformance/jupyter_kernel.py
 	$(BIN)/python -m tformance.jupyter_kernel install
 
-install: $(STAMP) $(KERNEL)
+# The dashboard's front-end libraries (Chart.js) from the npm registry, as package-lock.json pins them:
+# `npm ci` again only when package.json or the lockfile changes, then the browser build copied into a
+# git-ignored static folder that Django serves (runserver, collectstatic, WhiteNoise): no CDN.
+NPM ?= npm
+NPM_STAMP := node_modules/.installed
+VENDOR := apps/metrics/static/vendor
+CHARTJS := $(VENDOR)/chartjs/chart.umd.min.js
+
+$(NPM_STAMP): package.json package-lock.json
+	@command -v $(NPM) >/dev/null 2>&1 || { echo "make install needs Node.js with npm (for the dashboard's Chart.js):" \
+	  "'$(NPM)' is not on PATH. Install Node.js 18+ with npm (https://nodejs.org/, or apt-get install nodejs npm)." >&2; exit 1; }
+	$(NPM) ci --no-audit --no-fund --loglevel=error
+	@touch $(NPM_STAMP)
+
+$(CHARTJS): $(NPM_STAMP)
+	@mkdir -p $(dir $(CHARTJS))
+	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/dist/chart.umd.min.js.map \
+	  node_modules/chart.js/LICENSE.md $(dir $(CHARTJS))
+
+install: $(STAMP) $(KERNEL) $(CHARTJS)
 
 servers: install
 	$(BIN)/python -m tformance.embedded start

@@ -1,8 +1,11 @@
 """The dashboard in a real browser: Debian's headless Chromium, driven by Selenium, against the live server.
 
-Logs in through the login form, opens the dashboard, waits until the three canvases are drawn
-(their pixels are read back), checks the cards and the breakdown, narrows the window to a phone's
-width (nothing overflows, the charts redraw), and downloads the CSV through the export link.
+Logs in through the login form, opens the dashboard, waits until Chart.js has drawn the three
+canvases (their pixels are read back; each chart holds its JSON endpoint's figures, its legend and
+axes with units), hovers a point of every chart until Chart.js shows its tooltip, checks the cards
+and the breakdown, narrows the window to a phone's width (nothing overflows, the charts redraw),
+checks that nothing was loaded from outside the app, that a range without data says so, and
+downloads the CSV through the export link. With JavaScript off, each chart is a table.
 
 Needs ``/usr/bin/chromium`` and ``/usr/bin/chromedriver`` (Debian: ``apt-get install chromium
 chromium-driver``); without them the test skips. Selenium never downloads a driver: both paths are
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from django.contrib.staticfiles import finders
 from django.urls import reverse
 
 from apps.metrics.views.params import today_utc
@@ -46,8 +50,18 @@ pytestmark = [
     ),
 ]
 
+CHARTJS = "vendor/chartjs/chart.umd.min.js"  # built by `make install` from package-lock.json
+
+# canvas id -> (JSON endpoint, Chart.js type, legend, value axis title, what every value tick ends with)
+CHARTS = {
+    "chart-cycle-time": ("metrics:chart_cycle_time", "line", ["Avg cycle time"], "Avg cycle time (hours)", " h"),
+    "chart-ai-share": ("metrics:chart_ai_share", "line", ["AI-assisted"], "AI-assisted (%)", "%"),
+    "chart-pr-sizes": ("metrics:chart_pr_sizes", "bar", ["PRs merged"], "PRs merged", ""),
+}
+
 CANVAS_PIXELS_JS = """
 return Array.from(document.querySelectorAll('canvas[data-chart]')).map((canvas) => {
+  const chart = window.Chart && window.Chart.getChart(canvas);
   const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
   let painted = 0;
   for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) painted += 1;
@@ -57,6 +71,8 @@ return Array.from(document.querySelectorAll('canvas[data-chart]')).map((canvas) 
   return {
     id: canvas.id,
     state: canvas.dataset.state,
+    has_chart: Boolean(chart),
+    animating: Boolean(chart && window.Chart.animator.running(chart)),
     painted: painted,
     differs_from_blank: canvas.toDataURL() !== blank.toDataURL(),
     backing_width: canvas.width,
@@ -64,6 +80,48 @@ return Array.from(document.querySelectorAll('canvas[data-chart]')).map((canvas) 
     ratio: window.devicePixelRatio,
   };
 });
+"""
+
+
+# What the Chart.js instance on a canvas holds.
+CHART_JS = """
+const chart = Chart.getChart(arguments[0]);
+return {
+  type: chart.config.type,
+  labels: chart.data.labels,
+  data: chart.data.datasets.map((dataset) => dataset.data),
+  legend: chart.legend.legendItems.map((item) => item.text),
+  x_title: chart.options.scales.x.title.text,
+  y_title: chart.options.scales.y.title.text,
+  y_ticks: chart.scales.y.ticks.map((tick) => String(tick.label)),
+  y_max: chart.scales.y.max,
+};
+"""
+
+# The last point of the first dataset with a value above 0, in CSS pixels from the canvas's top left corner.
+POINT_JS = """
+const chart = Chart.getChart(arguments[0]);
+arguments[0].scrollIntoView({block: 'center'});
+const values = chart.data.datasets[0].data;
+let index = values.length - 1;
+while (index >= 0 && !(typeof values[index] === 'number' && values[index] > 0)) index -= 1;
+const element = chart.getDatasetMeta(0).data[index];
+const rect = arguments[0].getBoundingClientRect();
+const y = chart.config.type === 'bar' ? (element.y + element.base) / 2 : element.y;
+return {index: index, x: element.x, y: y, width: rect.width, height: rect.height};
+"""
+
+# Chart.js's tooltip once it is shown (null before): its lines and the point it is for.
+TOOLTIP_JS = """
+const chart = Chart.getChart(arguments[0]);
+const tooltip = chart.tooltip;
+if (!tooltip || !(tooltip.opacity > 0) || !chart.getActiveElements().length || !tooltip.dataPoints.length) return null;
+return {
+  title: tooltip.title,
+  body: tooltip.body.flatMap((part) => part.lines),
+  after: tooltip.afterBody,
+  index: tooltip.dataPoints[0].dataIndex,
+};
 """
 
 
@@ -119,8 +177,10 @@ def _wait(driver, condition, message):
 
 
 def _charts_drawn(driver):
+    """The three canvases once Chart.js has drawn them and finished animating (else False)."""
     charts = driver.execute_script(CANVAS_PIXELS_JS)
-    return charts if len(charts) == 3 and all(c["state"] == "drawn" for c in charts) else False
+    settled = all(c["state"] == "drawn" and c["has_chart"] and not c["animating"] for c in charts)
+    return charts if len(charts) == 3 and settled else False
 
 
 def _screenshot(driver, suffix=""):
@@ -145,11 +205,46 @@ def _javascript_errors(driver):
     ]
 
 
-@pytest.mark.django_db(transaction=True)
-def test_dashboard_in_chromium(live_server, browser, dashboard_team):
+def _until(driver, condition, message):
+    """``_wait``, retrying when the driver itself errs mid-check (a redraw or a navigation racing the script)."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, WAIT_SECONDS, ignored_exceptions=(WebDriverException,)).until(condition, message)
+
+
+def _hover_a_point(driver, canvas_id):
+    """Move the mouse onto the last non-zero point (a line's dot, the middle of a bar) of a chart's first dataset.
+
+    The point comes from Chart.js (``getDatasetMeta(0).data[i]``, in CSS pixels from the canvas's corner);
+    Selenium's offsets are from the element's centre. Returns (index, tooltip) once Chart.js shows the tooltip
+    for that point; until then each poll moves the mouse again (a pixel aside every other time, so that the
+    browser sends a new mousemove), in case a redraw or a scroll moved the point under it.
+    """
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
+    canvas = driver.find_element(By.ID, canvas_id)
+    attempts = []
+
+    def shown(d):
+        point = d.execute_script(POINT_JS, canvas)
+        assert point["index"] >= 0, point
+        nudge = len(attempts) % 2
+        attempts.append(point)
+        x, y = round(point["x"] - point["width"] / 2) + nudge, round(point["y"] - point["height"] / 2)
+        ActionChains(d).move_to_element_with_offset(canvas, x, y).perform()
+        tooltip = d.execute_script(TOOLTIP_JS, canvas)
+        return (point["index"], tooltip) if tooltip and tooltip["index"] == point["index"] else False
+
+    return _until(driver, shown, f"a tooltip on {canvas_id}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dashboard_in_chromium(live_server, browser, dashboard_team):
+    from selenium.webdriver.common.by import By
+
+    assert finders.find(CHARTJS), f"{CHARTJS} is missing: `make install` builds it (npm ci, needs Node.js with npm)"
     team = dashboard_team
     dashboard_path = reverse("metrics:dashboard", args=[team.slug])
 
@@ -161,14 +256,33 @@ def test_dashboard_in_chromium(live_server, browser, dashboard_team):
     _wait(browser, lambda d: d.current_url.split("?")[0].endswith(dashboard_path), "the dashboard after login")
     assert team.name in browser.find_element(By.TAG_NAME, "h1").text
 
-    # the three charts are fetched and drawn: their pixels are painted
-    charts = _wait(browser, _charts_drawn, "all three charts drawn")
+    # the three charts are fetched and drawn by Chart.js: their pixels are painted
+    charts = _until(browser, _charts_drawn, "all three charts drawn")
     assert [c["id"] for c in charts] == ["chart-cycle-time", "chart-ai-share", "chart-pr-sizes"]
     for chart in charts:
         assert chart["painted"] > 2000, chart
         assert chart["differs_from_blank"], chart
-        assert chart["backing_width"] == round(chart["css_width"] * chart["ratio"]), chart  # devicePixelRatio-aware
+        assert abs(chart["backing_width"] - chart["css_width"] * chart["ratio"]) <= 1, chart  # devicePixelRatio-aware
     assert all(s.text == "" for s in browser.find_elements(By.CSS_SELECTOR, ".chart-status"))  # no error shown
+    assert browser.execute_script("return window.Chart.version").startswith("4.")
+
+    # each chart holds its endpoint's figures, with the library's legend and unit-bearing axes
+    cookies = {cookie["name"]: cookie["value"] for cookie in browser.get_cookies()}
+    start, end = today_utc() - dt.timedelta(days=29), today_utc()
+    for canvas_id, (url_name, kind, legend, y_title, tick_suffix) in CHARTS.items():
+        figures = requests.get(
+            f"{live_server.url}{reverse(url_name, args=[team.slug])}?start={start}&end={end}",
+            cookies=cookies,
+            timeout=WAIT_SECONDS,
+        ).json()
+        chart = browser.execute_script(CHART_JS, browser.find_element(By.ID, canvas_id))
+        assert chart["type"] == kind, chart
+        assert chart["labels"] == figures["labels"], canvas_id
+        assert chart["data"] == [serie["values"] for serie in figures["series"]], canvas_id
+        assert chart["legend"] == legend, chart
+        assert chart["y_title"] == y_title and chart["x_title"], chart
+        assert chart["y_ticks"] and all(tick.endswith(tick_suffix) for tick in chart["y_ticks"]), chart
+    assert browser.execute_script(CHART_JS, browser.find_element(By.ID, "chart-ai-share"))["y_max"] == 100
 
     # the cards and the breakdown
     cards = browser.find_elements(By.CSS_SELECTOR, "#key-metrics .kpi")
@@ -180,32 +294,52 @@ def test_dashboard_in_chromium(live_server, browser, dashboard_team):
     assert rows[0].find_element(By.CSS_SELECTOR, ".avatar").text.strip()
     _screenshot(browser)
 
-    # hovering a chart shows a tooltip (a redraw) and breaks nothing
-    ActionChains(browser).move_to_element(browser.find_element(By.ID, "chart-cycle-time")).perform()
-    assert _charts_drawn(browser)
+    # hovering a point of each chart shows Chart.js's tooltip for that point, with the unit
+    for canvas_id in CHARTS:
+        index, tooltip = _hover_a_point(browser, canvas_id)
+        assert tooltip["index"] == index, tooltip
+        body = " ".join(tooltip["body"])
+        if canvas_id == "chart-pr-sizes":
+            assert "(" in tooltip["title"][0] and body.startswith("PRs merged: "), tooltip  # "S (10-49 lines)"
+        else:
+            assert tooltip["title"][0].startswith("Week of "), tooltip
+            assert body.endswith(" h" if canvas_id == "chart-cycle-time" else "%"), tooltip
+            assert tooltip["after"] and ("merged" in tooltip["after"][0] or "answered" in tooltip["after"][0]), tooltip
+    _until(browser, _charts_drawn, "the charts settled after hovering")  # hovering broke nothing
 
     # a phone's width: nothing sticks out sideways, the charts redraw narrower
     browser.set_window_size(390, 900)
     _wait(browser, lambda d: d.execute_script("return window.innerWidth") <= 400, "a narrow window")
-    narrow = _wait(
+    narrow = _until(
         browser,
-        lambda d: (c := _charts_drawn(d)) and all(chart["css_width"] < 400 for chart in c) and c,
+        lambda d: (
+            (c := _charts_drawn(d))
+            and all(ch["css_width"] < 400 and abs(ch["backing_width"] - ch["css_width"] * ch["ratio"]) <= 1 for ch in c)
+            and c
+        ),
         "charts redrawn at phone width",
     )
     for chart in narrow:
-        assert chart["painted"] > 1000 and chart["backing_width"] == round(chart["css_width"] * chart["ratio"])
+        assert chart["painted"] > 1000, chart
     overflow = browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than a phone's screen"
     _screenshot(browser, "-phone")
 
+    # nothing came from outside the app (no CDN): every resource the page loaded is the live server's
+    resources = browser.execute_script("return performance.getEntriesByType('resource').map((e) => e.name)")
+    assert any("/static/vendor/chartjs/chart.umd.min.js" in url for url in resources), resources
+    assert all(url.startswith(live_server.url) for url in resources), resources
+
     # a range without data: every chart says so instead of drawing axes
     browser.get(f"{live_server.url}{dashboard_path}?start=2020-01-01&end=2020-01-31")
-    empty = _wait(
+    empty = _until(
         browser,
         lambda d: (c := d.execute_script(CANVAS_PIXELS_JS)) and all(chart["state"] == "empty" for chart in c) and c,
         "the empty state on all three charts",
     )
-    assert len(empty) == 3 and all(chart["painted"] > 0 for chart in empty)  # the message is drawn
+    assert len(empty) == 3 and not any(chart["has_chart"] for chart in empty)
+    statuses = [s.text for s in browser.find_elements(By.CSS_SELECTOR, ".chart-status")]
+    assert statuses == ["No data in this range"] * 3, statuses
     assert browser.find_element(By.CSS_SELECTOR, '.kpi[data-metric="prs_merged"] .kpi-value').text == "0"
     _screenshot(browser, "-empty")
 
@@ -214,10 +348,8 @@ def test_dashboard_in_chromium(live_server, browser, dashboard_team):
 
     # the CSV export: the link keeps the range (PRs merged in it); the download uses the browser's session
     link = browser.find_element(By.ID, "export-link").get_attribute("href")
-    start = today_utc() - dt.timedelta(days=29)
-    expected = f"{reverse('metrics:pr_list_export', args=[team.slug])}?dates=merged&start={start}&end={today_utc()}"
+    expected = f"{reverse('metrics:pr_list_export', args=[team.slug])}?dates=merged&start={start}&end={end}"
     assert link == f"{live_server.url}{expected}"
-    cookies = {cookie["name"]: cookie["value"] for cookie in browser.get_cookies()}
     response = requests.get(link, cookies=cookies, timeout=WAIT_SECONDS, allow_redirects=False)
     if response.status_code != 501:  # 501: the export view is not written yet; then only the link is checked
         assert response.status_code == 200, response.text[:500]

@@ -3,7 +3,8 @@
 Settings are read once per process, so production runs in subprocesses: ``collectstatic`` into a
 temporary STATIC_ROOT, then the real WSGI application (``tformance.wsgi.application``) on a
 loopback port, against this run's test database and Redis. The test talks to it over real HTTP:
-it logs in through the login form, reads the pages and fetches every static file they name.
+it logs in through the login form, reads the pages and fetches every static file they name
+(the dashboard's Chart.js among them, built by ``make install`` into a git-ignored static folder).
 """
 
 import os
@@ -120,6 +121,8 @@ def _check_asset(browser: _Browser, url: str, report: list[str]) -> bytes:
 @pytest.fixture
 def production_server(tmp_path, transactional_db):
     """``collectstatic`` then the WSGI app, both with DJANGO_DEBUG=false; yields (port, stderr file)."""
+    chartjs = REPO / "apps/metrics/static/vendor/chartjs/chart.umd.min.js"
+    assert chartjs.is_file(), f"{chartjs} is missing: `make install` builds it (npm ci, needs Node.js with npm)"
     env = _production_env(tmp_path / "static")
     collect = subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput"],
@@ -184,7 +187,16 @@ def test_production_serves_every_asset_the_dashboard_and_the_admin_name(producti
         for url in dashboard_assets:
             _check_asset(browser, url, report)
         names = {re.sub(r"\.[0-9a-f]{12}(?=\.)", "", urlsplit(url).path) for url in dashboard_assets}
-        assert {"/static/metrics/charts.js", "/static/metrics/dashboard.js"} <= names, dashboard_assets
+        # Chart.js too: built into a git-ignored static folder by `make install`, collected and served like ours.
+        expected = {
+            "/static/metrics/charts.js",
+            "/static/metrics/dashboard.js",
+            "/static/vendor/chartjs/chart.umd.min.js",
+        }
+        assert expected <= names, dashboard_assets
+        chartjs = next(url for url in dashboard_assets if "/vendor/chartjs/" in url)
+        _, library = browser.get(chartjs)
+        assert b"Chart.js v4." in library[:200], library[:200]  # the library itself (its banner), not a stub
 
         # Served compressed when the client accepts it (CompressedManifestStaticFilesStorage).
         charts = next(url for url in dashboard_assets if "/metrics/charts." in url)
