@@ -33,7 +33,7 @@ from apps.metrics.models import (
     TeamMember,
     WeeklyMetrics,
 )
-from apps.teams.factories import TeamFactory
+from apps.teams.factories import TeamFactory, UserFactory
 from tests.support import assert_rejected, constraint_name
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -85,6 +85,12 @@ def _member_same_github_id_same_team():
     return TeamMember, lambda: TeamMemberFactory(
         team=member.team, github_username="someone-else", github_id="583231"
     )
+
+
+@violation("teammember_unique_team_user")
+def _member_same_user_same_team():
+    member = TeamMemberFactory(user=UserFactory())
+    return TeamMember, lambda: TeamMemberFactory(team=member.team, user=member.user)
 
 
 @violation("teammember_role_valid")

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
@@ -40,6 +41,11 @@ class TeamMember(models.Model):
     # out of the people figures (team breakdown, weekly metrics). db_default: datagen COPYs without this column.
     is_bot = models.BooleanField(default=False, db_default=False)
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.DEVELOPER)
+    # The login of this person, when they said "this is me" on one of their survey links: their open surveys are
+    # then listed on their home page. One member per user in a team; a deleted user leaves the member unlinked.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="team_members"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -63,6 +69,9 @@ class TeamMember(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(role__in=["developer", "lead", "manager"]), name="teammember_role_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["team", "user"], condition=Q(user__isnull=False), name="teammember_unique_team_user"
             ),
         ]
 
