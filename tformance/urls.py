@@ -19,4 +19,5 @@ urlpatterns = [
     path("", include("apps.teams.urls")),
     path("", include("apps.metrics.urls")),
     path("", include("apps.integrations.urls")),
+    path("surveys/", include("apps.metrics.survey_urls")),
 ]

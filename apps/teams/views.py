@@ -23,6 +23,7 @@ from apps.integrations.github import GitHubError
 from apps.integrations.repository_sync import UnknownRepositories
 from apps.integrations.tasks import start_team_sync
 from apps.integrations.webhooks import WEBHOOK_SECRET_GRACE, rotate_webhook_secret
+from apps.metrics.services.survey_service import open_surveys_for_user
 from apps.teams import invites as invite_service
 from apps.teams import onboarding
 from apps.teams.forms import (
@@ -41,7 +42,9 @@ from apps.teams.services import get_team_for_admin, github_organization, is_memb
 
 
 def home(request):
-    return render(request, "teams/home.html", {"teams": teams_for_home(request.user)})
+    """The user's teams (one statement) and the open surveys of the members linked to them (one more)."""
+    context = {"teams": teams_for_home(request.user), "open_surveys": open_surveys_for_user(request.user)}
+    return render(request, "teams/home.html", context)
 
 
 # --- creating a team ---------------------------------------------------------------------------
