@@ -341,3 +341,64 @@ def test_a_user_is_linked_to_one_member_per_team(world):
     with pytest.raises(IntegrityError), transaction.atomic():
         TeamMember.objects.filter(pk=world["bob"].pk).update(user=grace)
     TeamMember.objects.filter(pk=world["other_review"].reviewer_id).update(user=grace)  # another team: fine
+
+
+# --- simultaneous answers --------------------------------------------------------------------------
+
+
+def _simultaneously(first, second):
+    """``first`` answers in a transaction it holds open until ``second`` (another connection) is waiting on it."""
+    import threading
+
+    from django.db import transaction
+
+    started, errors = threading.Event(), []
+
+    def run_first():
+        try:
+            with transaction.atomic():
+                first()
+                started.set()
+                time.sleep(0.5)  # the second answer now waits on this transaction's row locks
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            started.set()
+        finally:
+            connection.close()
+
+    def run_second():
+        try:
+            started.wait(timeout=10)
+            second()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run_first), threading.Thread(target=run_second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors, errors
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("author_first", [True, False])
+def test_simultaneous_author_and_reviewer_answers_give_the_right_guess_correct(author_first):
+    """Under READ COMMITTED, whichever answer commits second still sees the first: the reviewer's FOR SHARE waits
+    for the author's uncommitted answer; an author who comes second re-evaluates the review row the reviewer wrote."""
+    pr = PullRequestFactory(team=TeamFactory())
+    survey = PRSurveyFactory(pull_request=pr, author_ai_assisted=None, author_responded_at=None)
+    bob = PRSurveyReviewFactory(
+        survey=survey, quality_rating=None, ai_guess=None, guess_correct=None, responded_at=None
+    )
+
+    def author():
+        service.answer_as_author(survey, ai_assisted=True)
+
+    def reviewer():
+        service.answer_as_reviewer(bob, quality=2, ai_guess=True)
+
+    _simultaneously(*((author, reviewer) if author_first else (reviewer, author)))
+    assert review(bob.pk).guess_correct is True
