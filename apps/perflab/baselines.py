@@ -419,3 +419,92 @@ def _median_and_p75(values: list) -> dict:
         return {"count": 1, "median": two_places(values[0]), "p75": two_places(values[0])}
     _, median, p75 = statistics.quantiles(values, n=4, method="inclusive")
     return {"count": len(values), "median": two_places(median), "p75": two_places(p75)}
+
+# --- issue 13: Copilot adoption -------------------------------------------------------------------
+
+
+def compute_copilot_adoption(team, start_date: dt.date, end_date: dt.date) -> dict:
+    """Copilot adoption the first way: a query per member per period, per week, and per member again.
+
+    1 + 2 x members (cards of both periods) + weeks + members statements; the shipped
+    ``copilot_adoption_service.compute_copilot_adoption`` runs two. Same definitions: active, non-bot
+    members only; Copilot rows only; rates recomputed from the sums.
+    """
+    people = list(TeamMember.objects.filter(team=team, is_active=True, is_bot=False).order_by("display_name", "id"))
+    sums = {
+        "suggestions_shown": Sum("suggestions_shown"),
+        "suggestions_accepted": Sum("suggestions_accepted"),
+        "lines_accepted": Sum("lines_accepted"),
+        "chat_interactions": Sum("chat_interactions"),
+    }
+
+    def usage(start, end, **filters):
+        return AIUsageDaily.objects.filter(
+            team=team, source=AIUsageDaily.Source.COPILOT, date__gte=start, date__lte=end, **filters
+        )
+
+    def totals(queryset) -> dict:
+        figures = {name: value or 0 for name, value in queryset.aggregate(**sums).items()}
+        figures["acceptance_rate"] = percent(figures["suggestions_accepted"], figures["suggestions_shown"])
+        return figures
+
+    def card(start, end) -> dict:
+        figures = dict.fromkeys(sums, 0)
+        users = 0
+        for member in people:
+            mine = totals(usage(start, end, member=member))
+            users += mine["suggestions_shown"] > 0
+            for name in sums:
+                figures[name] += mine[name]
+        return {
+            "active_members": len(people),
+            "active_users": users,
+            "adoption_pct": percent(users, len(people)),
+            "suggestions_shown": figures["suggestions_shown"],
+            "suggestions_accepted": figures["suggestions_accepted"],
+            "acceptance_rate": percent(figures["suggestions_accepted"], figures["suggestions_shown"]),
+            "lines_accepted": figures["lines_accepted"],
+            "chat_interactions": figures["chat_interactions"],
+        }
+
+    previous_range = previous_period(start_date, end_date)
+    current, previous = card(start_date, end_date), card(*previous_range)
+    change = {}
+    for figure in current:
+        now, before = current[figure], previous[figure]
+        if now is None or before is None:
+            change[figure] = {"delta": None, "percent": None}
+        else:
+            change[figure] = {"delta": now - before, "percent": percent(now - before, before) if before else None}
+
+    weekly = []
+    week = monday_of(start_date)
+    while week <= end_date:
+        days = usage(max(week, start_date), min(week + dt.timedelta(days=6), end_date), member__in=people)
+        figures = totals(days)
+        users = days.filter(suggestions_shown__gt=0).values("member").distinct().count()
+        weekly.append({"week": week, "active_users": users, **figures})
+        week += dt.timedelta(weeks=1)
+
+    members = []
+    for member in people:
+        mine = usage(start_date, end_date, member=member)
+        members.append(
+            {
+                "member_id": member.id,
+                "display_name": member.display_name,
+                "github_username": member.github_username,
+                "avatar_url": member.avatar_url,
+                **totals(mine),
+                "days_active": mine.filter(suggestions_shown__gt=0).count(),
+            }
+        )
+    return {
+        "current": current,
+        "previous": previous,
+        "previous_range": previous_range,
+        "change": change,
+        "weekly": weekly,
+        "members": members,
+    }
+
