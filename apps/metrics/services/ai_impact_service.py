@@ -25,7 +25,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.core.cache import cache
 from django.db.models import Count, F, Q
 
 from apps.metrics.models import PullRequest
@@ -33,7 +32,7 @@ from apps.metrics.services.compiled import CompiledQuery
 from apps.metrics.services.dates import range_bounds
 from apps.metrics.services.numbers import two_places
 from apps.metrics.services.percentiles import PercentileCont
-from apps.metrics.services.team_cache import KEY_METRICS_TIMEOUT, figures_key
+from apps.metrics.services.team_cache import cached_figures
 
 GROUPS = {
     "ai_assisted": Q(survey__author_ai_assisted=True),
@@ -103,9 +102,5 @@ def compute_ai_impact(team, start_date: dt.date, end_date: dt.date) -> dict:
 
 def get_ai_impact(team, start_date: dt.date, end_date: dt.date) -> dict:
     """``compute_ai_impact``, cached in Redis for 5 minutes under the team's data version: 1 statement cold, 0 warm."""
-    key = figures_key("ai-impact", team.id, (start_date, end_date))
-    impact = cache.get(key)
-    if impact is None:
-        impact = compute_ai_impact(team, start_date, end_date)
-        cache.set(key, impact, KEY_METRICS_TIMEOUT)
-    return impact
+    period = (start_date, end_date)
+    return cached_figures("ai-impact", team.id, [period], lambda: compute_ai_impact(team, *period))

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.core.cache import cache
 from django.db.models import Count, DateField, F, FilteredRelation, IntegerField, Q, Sum, Value
 from django.db.models.functions import Cast, Coalesce, TruncWeek
 
@@ -54,7 +53,7 @@ from apps.metrics.services.compiled import CompiledQuery
 from apps.metrics.services.dashboard_service import change
 from apps.metrics.services.dates import monday_of, previous_period
 from apps.metrics.services.numbers import percent
-from apps.metrics.services.team_cache import KEY_METRICS_TIMEOUT, figures_key
+from apps.metrics.services.team_cache import cached_figures
 
 Period = tuple[dt.date, dt.date]
 COPILOT = AIUsageDaily.Source.COPILOT
@@ -284,9 +283,5 @@ def compute_copilot_adoption(team, start: dt.date, end: dt.date) -> dict:
 
 def get_copilot_adoption(team, start: dt.date, end: dt.date) -> dict:
     """``compute_copilot_adoption`` cached in Redis for 5 minutes under the team's data version: 2 cold, 0 warm."""
-    key = figures_key("copilot-adoption", team.id, (start, end))
-    adoption = cache.get(key)
-    if adoption is None:
-        adoption = compute_copilot_adoption(team, start, end)
-        cache.set(key, adoption, KEY_METRICS_TIMEOUT)
-    return adoption
+    compute = lambda: compute_copilot_adoption(team, start, end)  # noqa: E731
+    return cached_figures("copilot-adoption", team.id, [(start, end)], compute)

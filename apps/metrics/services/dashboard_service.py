@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.core.cache import cache
 from django.db.models import Avg, Count, F, FilteredRelation, OuterRef, Q, Subquery
 
 from apps.metrics.models import PRSurveyReview, PullRequest, TeamMember
@@ -24,7 +23,7 @@ from apps.metrics.models.team import avatar_url_for
 from apps.metrics.services.compiled import CompiledQuery
 from apps.metrics.services.dates import previous_period, range_bounds
 from apps.metrics.services.numbers import percent, two_places
-from apps.metrics.services.team_cache import KEY_METRICS_TIMEOUT, figures_key
+from apps.metrics.services.team_cache import cached_figures
 
 Period = tuple[dt.date, dt.date]
 
@@ -195,12 +194,7 @@ def compute_key_metrics(team, periods: list[Period]) -> list[dict]:
 
 
 def _cached(kind: str, team, periods: list[Period]) -> list[dict]:
-    key = figures_key(kind, team.id, *periods)
-    figures = cache.get(key)
-    if figures is None:
-        figures = compute_key_metrics(team, periods)
-        cache.set(key, figures, KEY_METRICS_TIMEOUT)
-    return figures
+    return cached_figures(kind, team.id, periods, lambda: compute_key_metrics(team, periods))
 
 
 def get_key_metrics(team, start_date: dt.date, end_date: dt.date) -> dict:

@@ -11,11 +11,15 @@ figures are computed from the database, and nothing fails.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.core.cache import cache
 from django.db import transaction
 
 KEY_METRICS_TIMEOUT = 300  # seconds
+
+T = TypeVar("T")
 
 
 def _version_key(team_id: int) -> str:
@@ -42,3 +46,13 @@ def figures_key(kind: str, team_id: int, *periods: tuple[dt.date, dt.date]) -> s
     """``kind:team:version:start..end[,start..end]``: a new version makes every old key unreachable."""
     span = ",".join(f"{start.isoformat()}..{end.isoformat()}" for start, end in periods)
     return f"{kind}:team:{team_id}:v{team_data_version(team_id)}:{span}"
+
+
+def cached_figures(kind: str, team_id: int, periods: list[tuple[dt.date, dt.date]], compute: Callable[[], T]) -> T:
+    """``compute()``, kept ``KEY_METRICS_TIMEOUT`` under ``figures_key``: recomputed after the team's data changes."""
+    key = figures_key(kind, team_id, *periods)
+    figures = cache.get(key)
+    if figures is None:
+        figures = compute()
+        cache.set(key, figures, KEY_METRICS_TIMEOUT)
+    return figures
