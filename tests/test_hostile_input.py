@@ -19,7 +19,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.http import QueryDict
 from django.test import RequestFactory
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from apps.metrics.factories import PRSurveyFactory, PullRequestFactory, TeamMemberFactory
 from tests.support import member_and_two_teams
@@ -106,12 +106,12 @@ def _team_patterns(resolver=None, prefix=""):
             yield route, entry
 
 
-def _team_urls(slug: str) -> dict[str, tuple]:
-    """``{url: view}`` for every team URL of the URL conf."""
+def _team_urls(slug: str, member_id: int) -> dict[str, tuple]:
+    """``{url: view}`` for every team URL of the URL conf (a member's URL with a member of the team)."""
     urls = {}
     for route, pattern in _team_patterns():
-        url = "/" + re.sub(r"<slug:team_slug>", slug, route)
-        assert "<" not in url, f"a team URL takes more than the team: {route}"
+        url = "/" + re.sub(r"<slug:team_slug>", slug, route).replace("<int:member_id>", str(member_id))
+        assert "<" not in url, f"a team URL takes more than the team and a member: {route}"
         urls[url] = functools.partial(pattern.callback, **pattern.default_args)
     return urls
 
@@ -120,8 +120,7 @@ def _parameters_read(view, url: str, user) -> set[str]:
     request = RequestFactory().get(url)
     request.GET = RecordingQueryDict(mutable=True)
     request.user = user
-    kwargs = {"team_slug": url.split("/")[2]}
-    view(request, **kwargs)
+    view(request, **resolve(url).kwargs)
     return request.GET.read
 
 
@@ -156,13 +155,13 @@ def team_world():
     merged = dt.datetime(2026, 3, 3, 12, tzinfo=dt.UTC)
     pr = PullRequestFactory(team=platform, author=ada, github_repo="acme/web", pr_created_at=merged, merged_at=merged)
     PRSurveyFactory(pull_request=pr, author_ai_assisted=True)
-    return alice, platform
+    return alice, platform, ada
 
 
 def test_every_team_url_answers_bad_input_without_a_5xx(client, team_world):
-    alice, platform = team_world
+    alice, platform, ada = team_world
     client.force_login(alice)
-    urls = _team_urls(platform.slug)
+    urls = _team_urls(platform.slug, ada.id)
     assert len(urls) >= 7, urls  # dashboard, cards, three charts, PR list, export at least
     requests = 0
     read_by_url = {}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.metrics.views import chart_views, dashboard_views, pr_list_views
+from apps.metrics.views import chart_views, dashboard_views, member_views, pr_list_views
 
 app_name = "metrics"
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path("t/<slug:team_slug>/charts/cycle-time.html", chart_views.chart_table, CYCLE_TIME, name="table_cycle_time"),
     path("t/<slug:team_slug>/charts/ai-share.html", chart_views.chart_table, AI_SHARE, name="table_ai_share"),
     path("t/<slug:team_slug>/charts/pr-sizes.html", chart_views.chart_table, PR_SIZES, name="table_pr_sizes"),
+    path("t/<slug:team_slug>/m/<int:member_id>/", member_views.member, name="member"),
     path("t/<slug:team_slug>/prs/", pr_list_views.pr_list, name="pr_list"),
     path("t/<slug:team_slug>/prs/export.csv", pr_list_views.pr_list_export, name="pr_list_export"),
 ]

@@ -508,3 +508,99 @@ def compute_copilot_adoption(team, start_date: dt.date, end_date: dt.date) -> di
         "members": members,
     }
 
+
+# --- issue 13: the member page --------------------------------------------------------------------
+
+
+def get_member_page(team, member_id: int, *, weeks: int = 104, today: dt.date | None = None) -> dict:
+    """The member page the first way: figures recomputed per week from PRs and commits, lists loaded lazily.
+
+    Per week of the range, the member's merged PRs, commits, surveys and survey reviews are aggregated
+    again (6 statements a week) and their Copilot days summed (1 more); ``member.pull_requests.all()[:20]``;
+    the reviews given, each loading its PR and the PR's author on access (2 statements per review). The
+    shipped ``member_service.get_member_page`` reads the weekly rollup instead, in 4 statements; on weeks the
+    aggregation has written, both return the same answer.
+    """
+    from apps.metrics.services.aggregation_service import last_complete_week
+    from apps.metrics.services.member_service import (
+        COPILOT_SUMS,
+        PR_FIELDS,
+        REVIEWED_PR_FIELDS,
+        MemberNotFound,
+        copilot_week,
+        member_dict,
+    )
+
+    last = last_complete_week(today)
+    first = last - dt.timedelta(weeks=weeks - 1)
+    try:
+        member = TeamMember.objects.get(team=team, pk=member_id)
+    except TeamMember.DoesNotExist:
+        raise MemberNotFound(member_id) from None
+    week_rows, copilot_rows = [], []
+    week_start = last
+    while week_start >= first:  # newest first
+        lower, upper = range_bounds(week_start, week_start + dt.timedelta(days=6))
+        prs = PullRequest.objects.filter(
+            team=team, author=member, state=PullRequest.State.MERGED, merged_at__gte=lower, merged_at__lt=upper
+        )
+        stats = prs.aggregate(  # N+1: per week
+            merged=Count("id"), cycle=Avg("cycle_time_hours"), review=Avg("review_time_hours"),
+            added=Sum("additions"), removed=Sum("deletions"),
+            reverts=Count("id", filter=Q(is_revert=True)), hotfixes=Count("id", filter=Q(is_hotfix=True)),
+            ai=Count("id", filter=Q(is_ai_assisted=True)),
+        )
+        commits = Commit.objects.filter(  # N+1
+            team=team, author=member, committed_at__gte=lower, committed_at__lt=upper
+        ).count()
+        surveys = PRSurvey.objects.filter(pull_request__in=prs, author_ai_assisted__isnull=False).count()  # N+1
+        rating = PRSurveyReview.objects.filter(survey__pull_request__in=prs).aggregate(r=Avg("quality_rating"))
+        guesses = PRSurveyReview.objects.filter(  # N+1
+            survey__pull_request__in=prs, guess_correct__isnull=False
+        ).aggregate(total=Count("id"), correct=Count("id", filter=Q(guess_correct=True)))
+        week_rows.append({
+            "week_start": week_start,
+            "prs_merged": stats["merged"],
+            "avg_cycle_time_hours": two_places(stats["cycle"]),
+            "avg_review_time_hours": two_places(stats["review"]),
+            "commits_count": commits,
+            "lines_added": stats["added"] or 0,
+            "lines_removed": stats["removed"] or 0,
+            "revert_count": stats["reverts"],
+            "hotfix_count": stats["hotfixes"],
+            "ai_assisted_prs": stats["ai"],
+            "surveys_completed": surveys,
+            "avg_quality_rating": two_places(rating["r"]),
+            "guess_accuracy": percent(guesses["correct"], guesses["total"]),
+        })
+        usage = AIUsageDaily.objects.filter(  # N+1
+            team=team, member=member, source=AIUsageDaily.Source.COPILOT,
+            date__gte=week_start, date__lte=week_start + dt.timedelta(days=6),
+        ).aggregate(days=Count("id"), **{field: Sum(field) for field in COPILOT_SUMS})
+        if usage["days"]:
+            copilot_rows.append(copilot_week({"week_start": week_start, **usage}))
+        week_start -= dt.timedelta(weeks=1)
+    prs = [
+        {field: getattr(pr, field) for field in PR_FIELDS}
+        for pr in member.pull_requests.all().order_by("-pr_created_at", "-id")[:20]
+    ]
+    reviews = []
+    for review in member.reviews_given.filter(team=team).order_by("-submitted_at", "-id")[:20]:
+        pr = review.pull_request  # N+1
+        reviews.append({
+            "id": review.id,
+            "state": review.state,
+            "submitted_at": review.submitted_at,
+            "pull_request": {field: getattr(pr, field) for field in REVIEWED_PR_FIELDS},
+            "pr_author": pr.author.display_name if pr.author_id else None,  # N+1
+        })
+    return {
+        "member": member_dict({field: getattr(member, field) for field in (
+            "id", "display_name", "email", "github_username", "github_id", "is_active", "is_bot", "role")}),
+        "first_week": first,
+        "last_week": last,
+        "weeks": week_rows,
+        "recent_prs": prs,
+        "recent_reviews": reviews,
+        "copilot_weeks": copilot_rows,
+    }
