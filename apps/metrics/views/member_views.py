@@ -119,10 +119,11 @@ def _context(team, page: dict, weeks: int) -> dict:
     mondays = _weeks_shown(page)
     by_week = {row["week_start"]: row for row in page["weeks"]}
     copilot_by_week = {row["week_start"]: row for row in page["copilot_weeks"]}
+    newest = max(by_week, default=None)
     charts = []
     for field, label, unit in WEEK_FIGURES:
         series = [by_week[m][field] if m in by_week else None for m in mondays]
-        latest = next((v for v in reversed(series) if v is not None), None)
+        latest = by_week[newest][field] if newest else None  # the newest week with a row, "—" when empty
         numbers = [v for v in series if v is not None]
         total = sum(numbers) if numbers and field not in _AVERAGES else None
         charts.append({

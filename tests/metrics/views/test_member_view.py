@@ -73,6 +73,10 @@ def test_the_page_shows_the_members_figures(alice_client, world):
     middle = weeks.split("<tbody>")[1].split("</tr>")[1]
     assert (LAST - dt.timedelta(weeks=1)).isoformat() in middle and middle.count("—") == 12
     assert html.count('<svg class="spark"') == 13  # one per figure and Copilot acceptance
+    charts = html.split('id="member-charts"')[1]
+    review_card = charts.split("Avg review time</p>")[1].split("</p>")[0]
+    assert review_card.endswith(">—")  # the newest week's figure, not an older week's
+    assert "9 in all" in charts.split("PRs merged</p>")[1].split("</div>")[0]
     assert "<script" not in html.split("</header>")[1]  # no JavaScript charts
     prs = html.split('id="member-prs"')[1].split("</table>")[0]
     assert "Teach the engine to &lt;count&gt;" in prs and 'href="https://github.com/acme/engine/pull/42"' in prs
