@@ -156,7 +156,7 @@ def test_pr_sync_rows_come_from_one_experiment_each():
 
 
 @pytest.mark.django_db
-def test_the_ai_impact_rows_compare_with_the_baseline_on_the_benchmark_range():
+def test_the_ai_impact_and_copilot_rows_compare_with_their_baselines_on_the_benchmark_range():
     from apps.perflab.datagen import DatasetSpec, generate
     from apps.teams.models import Team
 
@@ -166,3 +166,7 @@ def test_the_ai_impact_rows_compare_with_the_baseline_on_the_benchmark_range():
     assert (cold.path, cold.statements, cold.statements_ok) == ("AI impact (cold)", 1, True)
     assert cold.baseline_statements >= 1 and cold.speedup is not None
     assert (warm.path, warm.statements, warm.statements_ok) == ("AI impact (warm)", 0, True)
+    cold, warm = bench.bench_copilot_adoption(team, "6 members", repeat=2)
+    assert (cold.path, cold.statements, cold.statements_ok) == ("Copilot adoption (cold)", 2, True)
+    assert cold.baseline_statements > 6 * 2  # a query per member and period at least
+    assert (warm.path, warm.statements, warm.statements_ok) == ("Copilot adoption (warm)", 0, True)
