@@ -283,5 +283,6 @@ def compute_copilot_adoption(team, start: dt.date, end: dt.date) -> dict:
 
 def get_copilot_adoption(team, start: dt.date, end: dt.date) -> dict:
     """``compute_copilot_adoption`` cached in Redis for 5 minutes under the team's data version: 2 cold, 0 warm."""
-    compute = lambda: compute_copilot_adoption(team, start, end)  # noqa: E731
-    return cached_figures("copilot-adoption", team.id, [(start, end)], compute)
+    return cached_figures(
+        "copilot-adoption", team.id, [(start, end)], lambda: compute_copilot_adoption(team, start, end)
+    )
