@@ -146,9 +146,35 @@ def test_list_costs_the_same_statements_at_5_and_50_prs(client):
         return get
 
     small, large = assert_constant_queries(prepare, sizes=(5, 50))
-    # session, user, team, authors, count, the page (authors joined in): nothing per row
-    assert small.count <= 6, small.report()
+    # session, user, team, the members (the author select, and the author check), count, the page
+    # (authors joined in): nothing per row
+    assert small.count == 6, small.report()
     assert sum("metrics_pullrequest" in q.sql for q in large.queries) == 2  # count + page
+    assert sum("metrics_teammember" in q.sql and "metrics_pullrequest" not in q.sql for q in large.queries) == 1
+
+
+def test_refused_filters_cost_the_same_statements_at_5_and_50_members(client):
+    """The 400 page reads the members once, for its select and for the author check; no PR is read."""
+
+    def prepare(size):
+        user = UserFactory()
+        team = TeamFactory()
+        MembershipFactory(user=user, team=team)
+        members = TeamMemberFactory.create_batch(size, team=team)
+        _pr(team, days_ago=1, author=members[0])
+        client.force_login(user)
+        url = _list_url(team.slug, author=members[-1].id, state="draft")
+
+        def get():
+            response = client.get(url)
+            assert response.status_code == 400
+            assert response.content.decode().count('<option value="') == size + 1 + 2 + 4  # authors, dates, states
+
+        return get
+
+    small, large = assert_constant_queries(prepare, sizes=(5, 50))
+    assert small.count == 4, small.report()  # session, user, team, the members
+    assert not any("metrics_pullrequest" in q.sql for q in large.queries), large.report()
 
 
 # --- the export ---------------------------------------------------------------------------
@@ -257,7 +283,7 @@ def test_export_reads_every_row_in_one_statement_at_5_and_50_prs(client):
         row_statements = [q for q in capture.queries if "metrics_pullrequest" in q.sql]
         assert len(row_statements) == 1, capture.report()
         assert "metrics_teammember" in row_statements[0].sql  # the author comes in the same statement
-        assert capture.count <= 5, capture.report()  # session, user, team, author check, rows
+        assert capture.count <= 5, capture.report()  # session, user, team, the members (author check), rows
 
 
 @pytest.mark.django_db(transaction=True)
@@ -359,8 +385,18 @@ def test_anonymous_is_sent_to_login(client, world, url_for):
 def test_an_author_of_another_team_is_refused(alice_client, world, url_for):
     response = alice_client.get(url_for("platform", author=world["spy"].id))
     assert response.status_code == 400
-    assert "not a member of this team" in response.content.decode()
-    assert "Top secret" not in response.content.decode()
+    body = response.content.decode()
+    assert f'id="id_author_error">author {world["spy"].id} is not a member of this team</span>' in body
+    assert "Top secret" not in body and "Spy" not in body
+
+
+def test_the_author_select_lists_the_team_s_members_the_chosen_one_selected(alice_client, world):
+    ada, bob = world["ada"], world["bob"]
+    response = alice_client.get(_list_url("platform", author=bob.id))
+    body = response.content.decode()
+    select = body[body.index('<select name="author"') : body.index("</select>", body.index('<select name="author"'))]
+    options = re.findall(r'<option value="(\d*)"( selected)?>([^<]*)</option>', select)
+    assert options == [("", "", "Everyone"), (str(ada.id), "", "Ada"), (str(bob.id), " selected", "Bob")]
 
 
 BAD_INPUT = [
@@ -405,8 +441,12 @@ def test_merged_dates_list_the_prs_merged_in_the_range_newest_merge_first(alice_
     now = timezone.now()
     # opened long before the range, merged inside it: counted by merge date, not by creation date
     late = PullRequestFactory(
-        team=platform, author=ada, state="merged", title="Slow burner",
-        pr_created_at=now - dt.timedelta(days=60), merged_at=now - dt.timedelta(days=2),
+        team=platform,
+        author=ada,
+        state="merged",
+        title="Slow burner",
+        pr_created_at=now - dt.timedelta(days=60),
+        merged_at=now - dt.timedelta(days=2),
     )
     response = alice_client.get(_list_url("platform", dates="merged"))
     assert response.status_code == 200
@@ -454,3 +494,22 @@ def test_bad_filters_reshow_the_list_with_the_error_and_the_values_sent(alice_cl
         assert 'name="start" value="2026-03-10"' in body and 'name="repo" value="acme/web"' in body
         assert '<option value="open" selected>' in body and '<option value="merged" selected>' in body
         assert "<table" not in body  # no rows read
+
+
+def test_each_refused_filter_is_named_beside_its_field_with_the_values_kept(alice_client, world):
+    params = {"state": "draft", "repo": "x" * 201, "start": "yesterday", "author": "ada"}
+    response = alice_client.get(_list_url("platform", **params))
+    assert response.status_code == 400
+    body = html.unescape(response.content.decode())
+    assert "id=\"id_state_error\">state must be one of open, merged, closed, not 'draft'</span>" in body
+    assert 'id="id_repo_error">repo is at most 200 characters, not 201</span>' in body
+    assert "id=\"id_start_error\">start must be a date as YYYY-MM-DD, not 'yesterday'</span>" in body
+    assert "id=\"id_author_error\">author must be a positive whole number, not 'ada'</span>" in body
+    assert 'name="start" value="yesterday"' in body and f'name="repo" value="{"x" * 201}"' in body
+    assert 'id="filter-error"' not in body  # every reason is beside its field
+
+
+def test_the_applied_filters_show_in_the_fields(alice_client, world):
+    body = alice_client.get(_list_url("platform", end="2026-03-31", repo=" acme/web ")).content.decode()
+    assert 'name="start" value="2026-03-02"' in body and 'name="end" value="2026-03-31"' in body
+    assert 'name="repo" value="acme/web"' in body
