@@ -14,6 +14,7 @@ from django.db import connection
 from apps.metrics.models.team import avatar_url_for
 from apps.metrics.services.dates import range_bounds
 from apps.metrics.services.numbers import percent, two_places
+from apps.metrics.services.percentiles import from_scaled
 
 _TEAM_BREAKDOWN_SQL = """
 WITH merged AS (
@@ -26,6 +27,8 @@ WITH merged AS (
            count(*) AS prs_merged,
            avg(merged.cycle_time_hours) AS avg_cycle,
            avg(merged.review_time_hours) AS avg_review,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY merged.cycle_time_hours * 100) AS median_cycle,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY merged.review_time_hours * 100) AS median_review,
            count(s.id) FILTER (WHERE s.author_ai_assisted IS NOT NULL) AS answered,
            count(s.id) FILTER (WHERE s.author_ai_assisted) AS ai
     FROM merged LEFT JOIN metrics_prsurvey s ON s.pull_request_id = merged.id
@@ -38,7 +41,7 @@ WITH merged AS (
     GROUP BY merged.author_id
 )
 SELECT m.id, m.display_name, m.github_username, m.github_id,
-       coalesce(ps.prs_merged, 0), ps.avg_cycle, ps.avg_review,
+       coalesce(ps.prs_merged, 0), ps.avg_cycle, ps.avg_review, ps.median_cycle, ps.median_review,
        coalesce(ps.answered, 0), coalesce(ps.ai, 0), ra.rating
 FROM metrics_teammember m
 LEFT JOIN pr_stats ps ON ps.author_id = m.id
@@ -56,6 +59,8 @@ WITH merged AS (
 SELECT (SELECT count(*) FROM merged),
        (SELECT avg(cycle_time_hours) FROM merged),
        (SELECT avg(review_time_hours) FROM merged),
+       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY cycle_time_hours * 100) FROM merged),
+       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY review_time_hours * 100) FROM merged),
        (SELECT count(*) FROM merged JOIN metrics_prsurvey s ON s.pull_request_id = merged.id
          WHERE s.author_ai_assisted IS NOT NULL),
        (SELECT count(*) FROM merged JOIN metrics_prsurvey s ON s.pull_request_id = merged.id
@@ -84,11 +89,14 @@ def team_breakdown_sql(team, start_date: dt.date, end_date: dt.date) -> list[dic
             "prs_merged": prs_merged,
             "avg_cycle_time": two_places(avg_cycle),
             "avg_review_time": two_places(avg_review),
+            "median_cycle_time": from_scaled(median_cycle, 100),
+            "median_review_time": from_scaled(median_review, 100),
             "ai_assisted_pct": percent(ai, answered),
             "avg_quality_rating": two_places(rating),
         }
         for (
-            member_id, display_name, username, github_id, prs_merged, avg_cycle, avg_review, answered, ai, rating
+            member_id, display_name, username, github_id, prs_merged, avg_cycle, avg_review, median_cycle,
+            median_review, answered, ai, rating,
         ) in rows
     ]
 
@@ -96,11 +104,13 @@ def team_breakdown_sql(team, start_date: dt.date, end_date: dt.date) -> list[dic
 def key_metrics_sql(team, start_date: dt.date, end_date: dt.date) -> dict:
     with connection.cursor() as cursor:
         cursor.execute(_KEY_METRICS_SQL, _bounds(team, start_date, end_date))
-        prs_merged, avg_cycle, avg_review, answered, ai, rating = cursor.fetchone()
+        prs_merged, avg_cycle, avg_review, median_cycle, median_review, answered, ai, rating = cursor.fetchone()
     return {
         "prs_merged": prs_merged,
         "avg_cycle_time": two_places(avg_cycle),
         "avg_review_time": two_places(avg_review),
+        "median_cycle_time": from_scaled(median_cycle, 100),
+        "median_review_time": from_scaled(median_review, 100),
         "ai_assisted_pct": percent(ai, answered),
         "avg_quality_rating": two_places(rating),
     }

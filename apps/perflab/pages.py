@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from apps.metrics.services.dates import previous_period
-from apps.metrics.views import chart_views, dashboard_views
+from apps.metrics.views import card_views, dashboard_views
 from apps.perflab import baselines
 
 
@@ -19,13 +19,13 @@ def _audited_comparison(team, start, end) -> dict:
 def audited_dashboard() -> Iterator[None]:
     """Inside the block the dashboard view runs the audited code: the per-member breakdown loop
     and the key metrics computed twice, uncached. Outside it, the shipped code again."""
-    saved = dashboard_views.get_team_breakdown, chart_views.get_key_metrics_comparison
-    dashboard_views.get_team_breakdown = baselines.get_team_breakdown
-    chart_views.get_key_metrics_comparison = _audited_comparison
+    saved = dashboard_views.cached_team_breakdown, card_views.get_key_metrics_comparison
+    dashboard_views.cached_team_breakdown = baselines.get_team_breakdown
+    card_views.get_key_metrics_comparison = _audited_comparison
     try:
         yield
     finally:
-        dashboard_views.get_team_breakdown, chart_views.get_key_metrics_comparison = saved
+        dashboard_views.cached_team_breakdown, card_views.get_key_metrics_comparison = saved
 
 
 _CSRF_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"')

@@ -23,15 +23,13 @@ other figure. ``compute_ai_impact`` is ONE statement whatever the data (conditio
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 from django.db.models import Count, F, Q
 
 from apps.metrics.models import PullRequest
 from apps.metrics.services.compiled import CompiledQuery
 from apps.metrics.services.dates import range_bounds
-from apps.metrics.services.numbers import two_places
-from apps.metrics.services.percentiles import PercentileCont
+from apps.metrics.services.percentiles import HUNDREDTHS, PercentileCont, from_scaled
 from apps.metrics.services.team_cache import cached_figures
 
 GROUPS = {
@@ -41,7 +39,6 @@ GROUPS = {
     "unanswered": Q(survey__author_ai_assisted__isnull=True),
 }
 
-HUNDREDTHS = 100
 # figure -> (expression ordered by the percentiles, divisor back to the figure's unit, counted column)
 FIGURES = {
     "cycle_time": (F("cycle_time_hours") * HUNDREDTHS, HUNDREDTHS, "cycle_time_hours"),
@@ -75,13 +72,6 @@ def _impact_rows(team_id: int, lower: dt.datetime, upper: dt.datetime):
 _IMPACT = CompiledQuery(_impact_rows, team_id=int, lower=dt.datetime, upper=dt.datetime)
 
 
-def _figure(value, divisor: int) -> Decimal | None:
-    """A percentile (a float, exact: see the module) back in its unit, two places half up; None stays None."""
-    if value is None:
-        return None
-    return two_places(Decimal(str(value)) / divisor)
-
-
 def compute_ai_impact(team, start_date: dt.date, end_date: dt.date) -> dict:
     """``{group: {"prs": n, figure: {"count", "median", "p75"}}}`` for the three groups in one statement; never cached.
 
@@ -94,7 +84,7 @@ def compute_ai_impact(team, start_date: dt.date, end_date: dt.date) -> dict:
         figures = {"prs": row.get(f"{group}__prs", 0)}
         for figure, (_, divisor, _) in FIGURES.items():
             figures[figure] = {"count": row.get(f"{group}__{figure}__count", 0)} | {
-                name: _figure(row.get(f"{group}__{figure}__{name}"), divisor) for name in FRACTIONS
+                name: from_scaled(row.get(f"{group}__{figure}__{name}"), divisor) for name in FRACTIONS
             }
         impact[group] = figures
     return impact

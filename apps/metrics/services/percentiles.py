@@ -15,8 +15,12 @@ PostgreSQL only: ordered-set aggregates have no portable spelling, and they are 
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import NotSupportedError
-from django.db.models import Aggregate, FloatField
+from django.db.models import Aggregate, F, FloatField
+
+from apps.metrics.services.numbers import two_places
 
 
 class PercentileCont(Aggregate):
@@ -39,3 +43,21 @@ class PercentileCont(Aggregate):
         if connection.vendor != "postgresql":
             raise NotSupportedError("percentile_cont ... WITHIN GROUP is PostgreSQL's")
         return super().as_sql(compiler, connection, **extra_context)
+
+
+HUNDREDTHS = 100  # two-place decimals, ordered as integers: the interpolation is exact
+
+
+def percentile_of_hundredths(fraction: float, column: str, *, filter=None) -> PercentileCont:
+    """The percentile of a two-place decimal column (hours), ordered by its value in hundredths: exact.
+
+    Read the result back with ``from_scaled(value, HUNDREDTHS)``.
+    """
+    return PercentileCont(fraction, F(column) * HUNDREDTHS, filter=filter)
+
+
+def from_scaled(value, divisor: int) -> Decimal | None:
+    """A percentile (a float, exact: see the module) back in its unit, two places half up; None stays None."""
+    if value is None:
+        return None
+    return two_places(Decimal(str(value)) / divisor)

@@ -1,9 +1,11 @@
-"""The team dashboard page: range form, metric cards, team breakdown; the charts load in the browser.
+"""The team dashboard page: range form, key metrics, Copilot adoption, AI impact, team breakdown, definitions.
 
-A bad range re-renders the page with the reason next to the form and the dates as sent (HTTP 400).
+The charts load in the browser from their JSON endpoints. A bad range re-renders the page with the
+reason next to the form and the dates as sent (HTTP 400).
 
-Statements: the team lookup, ``get_team_breakdown`` (1) and ``get_key_metrics_comparison``
-(2 cold, 0 warm), plus the session and user of the request: the same for any team size.
+Statements: the session, user and team of the request, then every figure from the versioned team
+cache: ``cached_team_breakdown`` (1 cold), ``get_key_metrics_comparison`` (2 cold),
+``get_copilot_adoption`` (2 cold), ``get_ai_impact`` (1 cold), each 0 warm. The same for any team size.
 """
 
 from __future__ import annotations
@@ -12,9 +14,16 @@ import datetime as dt
 
 from django.shortcuts import render
 
-from apps.metrics.services.dashboard_service import get_team_breakdown
-from apps.metrics.views.chart_views import cards_context, team_and_range
-from apps.metrics.views.params import EARLIEST_DAY, LATEST_DAY, DateRange, InvalidParameter, today_utc
+from apps.metrics.services.dashboard_service import cached_team_breakdown
+from apps.metrics.views.card_views import ai_impact_context, cards_context, copilot_context, definitions
+from apps.metrics.views.params import (
+    EARLIEST_DAY,
+    LATEST_DAY,
+    DateRange,
+    InvalidParameter,
+    team_and_range,
+    today_utc,
+)
 
 PRESET_DAYS = (7, 30, 90)
 CALENDAR = {"min": EARLIEST_DAY.isoformat(), "max": LATEST_DAY.isoformat()}  # the date inputs' bounds
@@ -44,14 +53,16 @@ def _range_error(request, team, error: InvalidParameter):
 
 @team_and_range(on_error=_range_error)
 def dashboard(request, team, date_range: DateRange):
-    breakdown = get_team_breakdown(team, date_range.start, date_range.end)
     context = {
         "team": team,
         "range": date_range,
         "form": {"start": date_range.start.isoformat(), "end": date_range.end.isoformat()},
         "calendar": CALENDAR,
         "presets": _presets(date_range),
-        "breakdown": breakdown,
+        "breakdown": cached_team_breakdown(team, date_range.start, date_range.end),
         **cards_context(team, date_range),
+        **copilot_context(team, date_range),
+        **ai_impact_context(team, date_range),
+        "definitions": definitions(),
     }
     return render(request, "metrics/dashboard.html", context)

@@ -1,5 +1,9 @@
 """Request parameters shared by the dashboard, chart and PR-list views: parsed once, 400 on bad input.
 
+``team_and_range`` is the request handling those views share: the team (404 unless the user is a
+member), then the range, a bad one answered in the view's own form (``json_error``, ``fragment_error``
+or the page's own) with HTTP 400.
+
 Every value is checked before anything is read: a parameter given twice, a date outside
 ``EARLIEST_DAY``..``LATEST_DAY`` (so no range, previous period or day after can overflow), a
 number that is not a positive whole number in ASCII digits, or text with control characters
@@ -9,10 +13,15 @@ number that is not a positive whole number in ASCII digits, or text with control
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from apps.teams.services import get_team_for_user
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 731  # two years, a leap day included
@@ -129,3 +138,33 @@ def parse_choice(params, name: str, choices, *, default: str | None = None) -> s
 
 def bad_request(error: InvalidParameter) -> HttpResponseBadRequest:
     return HttpResponseBadRequest(f"Bad request: {error}", content_type="text/plain; charset=utf-8")
+
+
+def team_and_range(on_error):
+    """``view(request, team, date_range)`` for a GET with ``?start=&end=``: access first, then the range.
+
+    A bad range is answered by ``on_error(request, team, error)`` (HTTP 400), in the view's own form.
+    """
+
+    def decorate(view):
+        @require_GET
+        @functools.wraps(view)
+        def wrapper(request, team_slug: str, **kwargs):
+            team = get_team_for_user(request.user, team_slug)
+            try:
+                date_range = parse_date_range(request.GET)
+            except InvalidParameter as error:
+                return on_error(request, team, error)
+            return view(request, team, date_range, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def json_error(request, team, error: InvalidParameter) -> JsonResponse:
+    return JsonResponse({"error": f"Bad request: {error}"}, status=400)
+
+
+def fragment_error(request, team, error: InvalidParameter):
+    return render(request, "metrics/partials/error.html", {"error": error}, status=400)

@@ -403,3 +403,27 @@ def test_a_bot_is_not_a_breakdown_row_even_with_merged_prs_but_its_prs_count_for
     rows = dashboard_service.get_team_breakdown(team, START, END)
     assert [(row["display_name"], row["prs_merged"]) for row in rows] == [("Ada", 1)]
     assert dashboard_service.get_key_metrics(team, START, END)["prs_merged"] == 3  # the team's figures keep them
+
+
+def test_medians_are_the_middle_of_each_members_times_not_their_average():
+    """Checked against Python's statistics on the rows themselves: not only against the baseline's aggregate."""
+    import statistics
+
+    team = _generated_team(12, seed=5, prs_per_member=7)
+    breakdown = dashboard_service.get_team_breakdown(team, START, END)
+    lower, upper = range_bounds(START, END)
+    merged = PullRequest.objects.filter(
+        team=team, state=PullRequest.State.MERGED, merged_at__gte=lower, merged_at__lt=upper
+    )
+    compared = 0
+    for row in breakdown:
+        prs = list(merged.filter(author_id=row["member_id"]))
+        times = [pr.cycle_time_hours for pr in prs]
+        reviews = [pr.review_time_hours for pr in prs if pr.review_time_hours is not None]
+        assert row["median_cycle_time"] == (two_places(statistics.median(times)) if times else None), row
+        assert row["median_review_time"] == (two_places(statistics.median(reviews)) if reviews else None), row
+        compared += len(times) > 1
+    assert compared >= 5  # the medians of several PRs were compared, not only single values
+    metrics = dashboard_service.compute_key_metrics(team, [(START, END)])[0]
+    assert metrics["median_cycle_time"] == two_places(statistics.median([pr.cycle_time_hours for pr in merged]))
+    assert metrics["median_cycle_time"] != metrics["avg_cycle_time"]  # lognormal times: the two differ

@@ -8,19 +8,17 @@ depend on the team's size (cold cache).
 import datetime as dt
 import itertools
 import re
-from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
-from apps.metrics.factories import PRSurveyFactory, PRSurveyReviewFactory, PullRequestFactory, TeamMemberFactory
 from apps.metrics.services.dates import monday_of
 from apps.perflab.datagen import DatasetSpec, generate
 from apps.perflab.testing import assert_constant_queries
 from apps.teams.factories import MembershipFactory, UserFactory
 from apps.teams.models import Team
-from tests.support import member_and_two_teams
+from tests.metrics.views.dashboard_data import RANGE, _merged
 
 pytestmark = pytest.mark.django_db
 
@@ -30,58 +28,18 @@ URL_NAMES = [
     "metrics:chart_cycle_time",
     "metrics:chart_ai_share",
     "metrics:chart_pr_sizes",
+    "metrics:chart_copilot_users",
+    "metrics:chart_copilot_acceptance",
 ]
 CHART_URL_NAMES = URL_NAMES[2:]
-TABLE_URL_NAMES = ["metrics:table_cycle_time", "metrics:table_ai_share", "metrics:table_pr_sizes"]
-START, END = dt.date(2026, 3, 2), dt.date(2026, 3, 22)  # Monday March 2 to Sunday March 22: three weeks
-RANGE = {"start": START.isoformat(), "end": END.isoformat()}
+TABLE_URL_NAMES = [
+    "metrics:table_cycle_time",
+    "metrics:table_ai_share",
+    "metrics:table_pr_sizes",
+    "metrics:table_copilot_users",
+    "metrics:table_copilot_acceptance",
+]
 _prefixes = itertools.count(1)
-
-
-def _at(day: dt.date, hour: int = 12) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(hour), tzinfo=dt.UTC)
-
-
-def _merged(team, author, day: dt.date, *, cycle: str, lines: int = 100, **fields):
-    merged_at = _at(day)
-    return PullRequestFactory(
-        team=team,
-        author=author,
-        pr_created_at=merged_at - dt.timedelta(hours=float(cycle)),
-        merged_at=merged_at,
-        cycle_time_hours=Decimal(cycle),
-        additions=lines,
-        deletions=0,
-        **fields,
-    )
-
-
-@pytest.fixture
-def world():
-    """Alice belongs to Platform (with PRs in the range and the period before); Secret is someone else's."""
-    alice, platform, secret = member_and_two_teams()
-    ada = TeamMemberFactory(team=platform, display_name="Ada Lovelace", github_username="ada")
-    bob = TeamMemberFactory(team=platform, display_name="Bob", github_username="bob")
-    TeamMemberFactory(team=platform, display_name="Cy Idle", github_username="cy")  # active, no PRs
-    # in the range: weeks of March 2 (two PRs) and March 16 (one); March 9 has none
-    first = _merged(platform, ada, dt.date(2026, 3, 3), cycle="10", lines=5)
-    _merged(platform, bob, dt.date(2026, 3, 4), cycle="20", lines=40)
-    third = _merged(platform, ada, dt.date(2026, 3, 17), cycle="30", lines=1200)
-    PRSurveyFactory(pull_request=first, author_ai_assisted=True)
-    survey = PRSurveyFactory(pull_request=third, author_ai_assisted=False)
-    PRSurveyReviewFactory(survey=survey, reviewer=bob, quality_rating=3)
-    # the previous period (Feb 9 .. Mar 1): one PR
-    _merged(platform, bob, dt.date(2026, 2, 20), cycle="60", lines=300)
-    # someone else's team: never visible
-    spy = TeamMemberFactory(team=secret, display_name="Spy")
-    _merged(secret, spy, dt.date(2026, 3, 5), cycle="1", lines=1)
-    return alice, platform, secret
-
-
-@pytest.fixture
-def alice_client(client, world):
-    client.force_login(world[0])
-    return client
 
 
 def _url(name, slug, params=None):
@@ -206,10 +164,11 @@ def test_statements_do_not_grow_with_the_team(client, name):
         return request  # a new team: its figures are not cached yet (cold)
 
     captures = assert_constant_queries(prepare, sizes=(5, 50))
-    # session, user, team; the page: + breakdown (<= 2) + comparison (<= 2); the cards: + comparison;
-    # a chart: + its one statement
-    budget = {"metrics:dashboard": 7, "metrics:key_metrics_cards": 5}.get(name, 4)
-    assert captures[0].count <= budget, captures[0].statements()
+    # session, user, team; the page: + breakdown (1) + comparison (2) + Copilot adoption (2) + AI impact (1);
+    # the cards: + comparison; a chart: + its one statement, a Copilot chart + Copilot adoption's two
+    copilot_charts = ("metrics:chart_copilot_users", "metrics:chart_copilot_acceptance")
+    expected = {"metrics:dashboard": 9, "metrics:key_metrics_cards": 5} | dict.fromkeys(copilot_charts, 5)
+    assert captures[0].count == expected.get(name, 4), captures[0].statements()
     if name == "metrics:dashboard":
         assert sizes[50].content.decode().count('class="avatar"') >= 45  # the breakdown really has 50 rows
 
@@ -222,7 +181,8 @@ def test_the_page_is_constant_with_its_breakdown_and_cheaper_warm(alice_client, 
         alice_client.get(url)
     with capture_queries() as warm:
         alice_client.get(url)
-    assert warm.count == cold.count - 2  # the comparison's two statements come from Redis
+    # every figure comes from Redis: the session, the user and the team are all that is read
+    assert (cold.count, warm.count) == (9, 3), warm.statements()
 
 
 # --- JSON ---------------------------------------------------------------------------------------------
@@ -290,23 +250,35 @@ def test_cards_fragment_shows_values_previous_and_change(alice_client):
     html = response.content.decode()
     assert "<html" not in html  # a fragment
     cards = _cards(html)
-    assert list(cards) == ["prs_merged", "avg_cycle_time", "avg_review_time", "ai_assisted_pct", "avg_quality_rating"]
+    assert list(cards) == [
+        "prs_merged", "median_cycle_time", "median_review_time", "ai_assisted_pct", "avg_quality_rating",
+    ]
     assert cards["prs_merged"] == "PRs merged 3 ▲ +200.00% previous: 1"
-    assert cards["avg_cycle_time"] == "Avg cycle time 20.00 h ▼ -66.67% previous: 60.00 h"
+    assert cards["median_cycle_time"] == "Cycle time 20.00 h average 20.00 h ▼ -66.67% previous: 60.00 h"
     assert cards["ai_assisted_pct"] == "AI-assisted PRs 50.00% no data to compare previous: —"
     assert cards["avg_quality_rating"] == "Review quality 3.00 / 3 no data to compare previous: —"
     # more PRs is good, a shorter cycle time is good
     assert re.search(r'data-metric="prs_merged">.*?tone-good', html, re.S)
-    assert re.search(r'data-metric="avg_cycle_time">.*?tone-good', html, re.S)
+    assert re.search(r'data-metric="median_cycle_time">.*?tone-good', html, re.S)
     assert "Feb 9 – Mar 1, 2026" in html  # the period compared with
+
+
+def test_the_time_cards_show_the_median_and_the_average_below_it(alice_client, world):
+    """Times are skewed: one slow PR moves the average far more than the median the card leads with."""
+    _, platform, _ = world
+    _merged(platform, platform.members.get(github_username="bob"), dt.date(2026, 3, 18), cycle="200")
+    cards = _cards(alice_client.get(_url("metrics:key_metrics_cards", "platform", RANGE)).content.decode())
+    # 10, 20, 30 and 200 hours: the median is 25, the average 65
+    assert cards["median_cycle_time"] == "Cycle time 25.00 h average 65.00 h ▼ -58.33% previous: 60.00 h"
 
 
 def test_a_worse_period_is_coloured_bad(alice_client, world):
     _, platform, _ = world
     bob = platform.members.get(github_username="bob")
-    _merged(platform, bob, dt.date(2026, 3, 18), cycle="500")
+    for _ in range(3):  # enough slow PRs to move the median, not just the average
+        _merged(platform, bob, dt.date(2026, 3, 18), cycle="500")
     html = alice_client.get(_url("metrics:key_metrics_cards", "platform", RANGE)).content.decode()
-    assert re.search(r'data-metric="avg_cycle_time">.*?tone-bad.*?▲', html, re.S)
+    assert re.search(r'data-metric="median_cycle_time">.*?tone-bad.*?▲', html, re.S)
 
 
 def test_the_page_has_everything(alice_client):
@@ -314,7 +286,7 @@ def test_the_page_has_everything(alice_client):
     html = response.content.decode()
     templates = [t.name for t in response.templates]
     assert "metrics/partials/key_metrics_cards.html" in templates  # the same fragment, rendered in place
-    assert len(_cards(html)) == 5
+    assert len(_cards(html)) == 5 + 4  # the key metrics and Copilot adoption
     # the range form, filled in, with presets
     assert 'name="start" value="2026-03-02"' in html and 'name="end" value="2026-03-22"' in html
     assert "Last 7 days" in html and "Last 30 days" in html and "Last 90 days" in html
@@ -333,9 +305,9 @@ def test_the_page_has_everything(alice_client):
     rows = re.findall(r'<tr>\s*<th scope="row" class="member">(.*?)</tr>', html, re.S)
     texts = [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in rows]
     assert texts == [
-        "AL Ada Lovelace @ada 2 20.00 h 4.00 h 50.00% 3.00 / 3",
-        "BO Bob @bob 1 20.00 h 4.00 h — —",
-        "CI Cy Idle @cy 0 — — — —",
+        "AL Ada Lovelace @ada 2 20.00 h 20.00 h 4.00 h 4.00 h 50.00% 3.00 / 3 — 0 0",
+        "BO Bob @bob 1 20.00 h 20.00 h 4.00 h 4.00 h — — — 0 0",
+        "CI Cy Idle @cy 0 — — — — — — — 0 0",
     ]
     assert "Spy" not in html and "Secret" not in html
 
@@ -367,7 +339,7 @@ def test_against_a_previous_period_without_data_every_card_says_so(alice_client)
     assert len(cards) == 5
     # the week before (March 9-15) merged nothing; this one merged Ada's 30-hour PR
     assert cards["prs_merged"] == "PRs merged 1 no data to compare previous: 0"
-    assert cards["avg_cycle_time"] == "Avg cycle time 30.00 h no data to compare previous: —"
+    assert cards["median_cycle_time"] == "Cycle time 30.00 h average 30.00 h no data to compare previous: —"
     assert all("no data to compare" in text for text in cards.values()), cards
     assert "tone-good" not in html.content.decode() and "tone-bad" not in html.content.decode()
 
