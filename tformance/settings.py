@@ -159,6 +159,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 GITHUB_API_URL = env.str("GITHUB_API_URL", default="https://api.github.com")
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")  # absolute links sent off-site (PR comments)
 
 # --- application ---------------------------------------------------------------------------
 

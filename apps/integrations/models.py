@@ -2,6 +2,7 @@ import secrets
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from apps.integrations.fields import EncryptedTextField
 
@@ -44,6 +45,17 @@ class GitHubIntegration(models.Model):
     # is still accepted for WEBHOOK_SECRET_GRACE (apps.integrations.webhooks), then never again.
     previous_webhook_secret = EncryptedTextField(blank=True, default="")
     webhook_secret_rotated_at = models.DateTimeField(null=True, blank=True)
+    # Delivery of the PR surveys (apps.integrations.survey_comments): off by default. When on, each survey created
+    # since ``survey_comments_enabled_at`` gets one comment on its PR with the author's and reviewers' links.
+    post_survey_comments = models.BooleanField(
+        "Post survey links as a PR comment",
+        default=False,
+        help_text="The sync posts one comment on each newly surveyed PR, mentioning its author and reviewers with "
+        "their survey links.",
+    )
+    survey_comments_enabled_at = models.DateTimeField(
+        null=True, blank=True, help_text="When posting survey comments was last turned on: older surveys get none."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -61,18 +73,35 @@ class GitHubIntegration(models.Model):
             models.CheckConstraint(
                 condition=Q(app_id__isnull=True) | Q(access_token=""), name="githubintegration_one_credential"
             ),
+            # turned on means turned on at some moment: the comments start from it
+            models.CheckConstraint(
+                condition=Q(post_survey_comments=False) | Q(survey_comments_enabled_at__isnull=False),
+                name="githubintegration_survey_comments_since",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"GitHub {self.organization_slug} for {self.team}"
 
     def save(self, *args, **kwargs):
+        if self._stamp_survey_comments() and kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "survey_comments_enabled_at"}
         if not self.webhook_secret:
             self.webhook_secret = new_webhook_secret()
             update_fields = kwargs.get("update_fields")
             if update_fields is not None:
                 kwargs["update_fields"] = {*update_fields, "webhook_secret"}
         super().save(*args, **kwargs)
+
+    def clean(self):
+        self._stamp_survey_comments()
+
+    def _stamp_survey_comments(self) -> bool:
+        """Turned on without a start (the admin's checkbox): they start now (the settings page's service sets it)."""
+        if self.post_survey_comments and self.survey_comments_enabled_at is None:
+            self.survey_comments_enabled_at = timezone.now()
+            return True
+        return False
 
     @property
     def uses_app(self) -> bool:
@@ -219,3 +248,37 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} delivery {self.delivery_id} for team {self.team_id}"
+
+
+class SurveyComment(models.Model):
+    """The PR comment that delivered a survey's links (``apps.integrations.survey_comments``): at most one per survey.
+
+    The row is a claim before it is a record: inserted (``ON CONFLICT DO NOTHING``) before the comment is posted,
+    with ``github_comment_id`` null, so that two runs never post the same survey's comment; filled with GitHub's
+    comment id once GitHub answered 201, deleted again when the post failed (the next run retries it). A claim whose
+    run died mid-way is taken over after ``survey_comments.CLAIM_TIMEOUT``.
+    """
+
+    # no team_id index of its own: every read starts from the survey (unique) or joins from the team's surveys
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="survey_comments", db_index=False)
+    survey = models.OneToOneField("metrics.PRSurvey", on_delete=models.CASCADE, related_name="github_comment")
+    claimed_at = models.DateTimeField(help_text="When a run took it on (posting, or posted).")
+    github_comment_id = models.BigIntegerField(null=True, blank=True, help_text="GitHub's id of the posted comment.")
+    html_url = models.URLField(max_length=500, blank=True, default="")
+    posted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "survey comment"
+        verbose_name_plural = "survey comments"
+        constraints = [
+            # posted means GitHub's id and the time, together
+            models.CheckConstraint(
+                condition=Q(github_comment_id__isnull=True, posted_at__isnull=True)
+                | Q(github_comment_id__isnull=False, posted_at__isnull=False),
+                name="surveycomment_posted_has_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = f"comment {self.github_comment_id}" if self.github_comment_id else "being posted"
+        return f"Survey {self.survey_id} on GitHub: {state}"

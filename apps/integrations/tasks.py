@@ -13,6 +13,8 @@ The team sync (``apps.integrations.team_sync`` holds the logic):
 - ``sync_all_github_task``: the daily beat entry, one team task per team with a credential (a token or a
   GitHub App installation).
 - ``prune_webhook_deliveries_task``: the daily beat entry that forgets deliveries too old to be replayed.
+- ``create_surveys_and_comments_task(team_id)``: what a webhook that stored a merge queues: surveys, then the
+  survey comments on the PRs when the team asked for them.
 - ``start_team_sync(team_id)``: what the team pages call after connecting or replacing a token.
 """
 
@@ -184,6 +186,22 @@ def sync_all_github_task() -> int:
     for team_id in team_ids:
         enqueue_on_commit(sync_team_github_task, team_id)
     return len(team_ids)
+
+
+@shared_task
+def create_surveys_and_comments_task(team_id: int) -> dict:
+    """A webhook stored a merge: survey the team's recent merges (``survey_service.create_surveys``), then post the
+    survey comments the team asked for (``survey_comments.post_survey_comments``). A team deleted meanwhile is
+    skipped. (``apps.metrics.tasks.create_surveys_task`` does the first half; the metrics app does not know GitHub.)"""
+    from apps.integrations.survey_comments import post_survey_comments
+    from apps.metrics.services.survey_service import create_surveys
+
+    team = _team(team_id)
+    if team is None:
+        return {"skipped": "no such team"}
+    created = create_surveys(team)
+    comments = post_survey_comments(team)
+    return {"surveys": created.surveys, "survey_reviews": created.survey_reviews, "comments": comments.as_dict()}
 
 
 @shared_task

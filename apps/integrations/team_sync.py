@@ -53,6 +53,7 @@ from apps.integrations.member_sync import import_members
 from apps.integrations.models import HAS_CREDENTIAL, GitHubIntegration, SyncStatus, TrackedRepository
 from apps.integrations.pr_sync import sync_repository
 from apps.integrations.repository_sync import set_tracked, store_repositories
+from apps.integrations.survey_comments import post_survey_comments
 from apps.integrations.sync_status import record_sync_state
 from apps.metrics.models import TeamMember
 from apps.metrics.services.survey_service import create_surveys
@@ -284,7 +285,8 @@ SUMMED = ("pull_requests", "reviews", "commits", "requests", "pages")
 def finish_pull_requests(team, outcomes: list[dict]) -> dict:
     """The team's pull-request ``SyncStatus`` from its repositories' outcomes: ``done`` with summed counts
     (repositories not found or not readable counted and named in ``detail``: the others are synced), or
-    ``failed`` when a repository's sync failed or the token was refused."""
+    ``failed`` when a repository's sync failed or the token was refused. Surveys the merges it stored
+    (``create_surveys``), then posts the survey comments the team asked for (``survey_comments``)."""
     counts = {"repositories": len(outcomes)}
     for name in SUMMED:
         counts[name] = sum(int(o.get(name) or 0) for o in outcomes)
@@ -307,6 +309,13 @@ def finish_pull_requests(team, outcomes: list[dict]) -> dict:
     if counts.get("pull_requests"):  # a sync that stored PRs may have stored merges: survey them
         created = create_surveys(team)
         counts["surveys_created"] = created.surveys
+    # then, when the team asked for it, comment on the newly surveyed PRs with the links; every sync, so that a
+    # comment that failed last time is retried (setting off: the one lookup of the setting)
+    comments = post_survey_comments(team)
+    if comments.posted or comments.failed:
+        counts["survey_comments_posted"] = comments.posted
+        if comments.failed:
+            counts["survey_comments_failed"] = comments.failed
     record_sync_state(team=team, kind=Kind.PULL_REQUESTS, state=state, detail=detail, counts=counts)
     return {"state": state, "detail": detail, **counts}
 

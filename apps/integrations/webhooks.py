@@ -22,8 +22,9 @@ same 404 as an unknown integration. The team's ``GitHubIntegration.webhook_secre
    there only), and the team's cache version is bumped once, on commit.
 
 **Surveys.** A ``pull_request`` ``closed`` delivery that stored a merge queues
-``create_surveys_task`` on commit (its author and reviewers are asked about it: ``survey_service``);
-the statements above are the request's, the survey's two run in the worker.
+``tasks.create_surveys_and_comments_task`` on commit (its author and reviewers are asked about it:
+``survey_service``; and, when the team asked for it, told in a PR comment: ``survey_comments``); the statements
+above are the request's, the survey's and the comments' run in the worker.
 
 **Rotation and retention.** ``rotate_webhook_secret`` (the settings page's "New secret") stores a new
 secret and keeps the old one, accepted for ``WEBHOOK_SECRET_GRACE`` (a day) so that deliveries
@@ -71,9 +72,9 @@ from apps.integrations.pr_sync import (
     pull_request_row,
     review_rows,
 )
+from apps.integrations.tasks import create_surveys_and_comments_task
 from apps.metrics.models import PRReview, PullRequest
 from apps.metrics.services.team_cache import bump_team_data_version
-from apps.metrics.tasks import create_surveys_task
 from tformance.celery import enqueue_on_commit
 
 # GitHub lets an admin redeliver a delivery of the last 3 days: replays older than this cannot come
@@ -392,7 +393,7 @@ def handle_delivery(*, endpoint_id: str, body: bytes, headers) -> DeliveryResult
         if changed:
             bump_team_data_version(team.id)
             if action == "closed" and row.state == PullRequest.State.MERGED:  # just merged: ask about it
-                enqueue_on_commit(create_surveys_task, team.id)  # after commit; later reviewers: the daily sync
+                enqueue_on_commit(create_surveys_and_comments_task, team.id)  # after commit; later reviewers: the sync
     if not changed:
         return DeliveryResult(200, f"{event} {action}: the stored pull request is newer; nothing changed.")
     return DeliveryResult(200, f"{event} {action} stored.", stored=True)

@@ -43,7 +43,10 @@ Errors, per test: ``token`` (401), an unknown organisation or ``delete_repositor
 malformed bodies), optionally only for one ``path`` or ``operation``, ``fail_graphql_next(errors)``, and
 ``set_rate_limit(remaining=..., reset_at=...)``. Tests change the data between syncs with
 ``update_pull_request``, ``add_pull_request``, ``add_review``, ``add_commit``, ``add_member``, and count what was
-asked with ``count_operation`` and ``request_counts``. ``send_webhook`` delivers a signed webhook
+asked with ``count_operation`` and ``request_counts``. REST ``POST /repos/{org}/{repo}/issues/{n}/comments``
+creates a comment on a pull request (201 and the comment, as GitHub answers; 404 for an unknown PR, 422 without a
+``body``); ``comments(repository, number)`` lists what was created (``posted_comments``, all of them).
+``send_webhook`` delivers a signed webhook
 (``pull_request_event``, ``pull_request_review_event``) to any URL.
 
 **GitHub Apps**: ``stub.register_app(app_id, key)`` (the app's public key, or its private key: PEM text or a key
@@ -148,6 +151,7 @@ class GitHubStub:
         self._versions = itertools.count(1)
         self._signatures = itertools.count(1)
         self._failures: list[_Failure] = []
+        self.posted_comments: list[StubComment] = []  # POST .../issues/{n}/comments, in order (see comments())
         self._lock = threading.Lock()
         self.requests: list[LoggedRequest] = []
         self._server: ThreadingHTTPServer | None = None
@@ -465,6 +469,8 @@ class GitHubStub:
         if method == "POST":
             if url.path == GRAPHQL_PATH:
                 return self._graphql(body)
+            if url.path.startswith("/repos/"):
+                return self._create_issue_comment(url.path, body)
             return 404, {}, b'{"message": "Not Found"}'
         if url.path == "/user":
             return self._user()
@@ -685,6 +691,50 @@ class GitHubStub:
                if state == "all" or (pr.state == "OPEN") == (state == "open")]
         key = (lambda pr: (pr.updated_at, pr.number)) if sort == "updated" else (lambda pr: (pr.created_at, pr.number))
         return sorted(prs, key=key, reverse=direction == "desc")
+
+    # --- REST: comments on pull requests (survey delivery) ---------------------------------------
+
+    def comments(self, repository: str | None = None, number: int | None = None) -> list[StubComment]:
+        """The comments created (``POST .../issues/{n}/comments``), oldest first; of one PR with both arguments."""
+        with self._lock:
+            comments = list(self.posted_comments)
+        if repository is not None:
+            full = repository if "/" in repository else f"{self.org}/{repository}"
+            comments = [c for c in comments if c.repository.lower() == full.lower()]
+        if number is not None:
+            comments = [c for c in comments if c.number == number]
+        return comments
+
+    def _create_issue_comment(self, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """``POST /repos/{o}/{r}/issues/{n}/comments`` with ``{"body": ...}``: 201 and the comment, as GitHub answers
+        (a pull request is an issue); 404 for an unknown repository or PR, 422 without a body."""
+        parts = path.strip("/").split("/")  # repos, owner, name, issues, number, comments
+        not_found = 404, {}, b'{"message": "Not Found", "status": "404"}'
+        if len(parts) != 6 or parts[3] != "issues" or parts[5] != "comments" or not parts[4].isdigit():
+            return not_found
+        if parts[1].lower() != self.org.lower():
+            return not_found
+        if "pull_requests" in self.denied:
+            return self._forbidden_rest("pull_requests=write", "repo")
+        try:
+            sent = json.loads(body or b"null")
+        except ValueError:
+            return 400, {}, b'{"message": "Problems parsing JSON", "status": "400"}'
+        if not isinstance(sent, dict) or not isinstance(sent.get("body"), str) or not sent["body"].strip():
+            return 422, {}, b'{"message": "Validation Failed", "errors": [{"resource": "IssueComment", ' \
+                            b'"code": "missing_field", "field": "body"}], "status": "422"}'
+        with self._lock:
+            repo = self.organization.repositories.get(parts[2].lower())
+            pr = repo.pull_requests.get(int(parts[4])) if repo is not None else None
+            if pr is None:
+                return not_found
+            comment = StubComment(
+                database_id=self.organization.next_id("comment"), repository=repo.name_with_owner, number=pr.number,
+                body=sent["body"], author=Actor(self.viewer, _user_id(self.viewer)),
+                created_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+            )
+            self.posted_comments.append(comment)
+        return 201, {"Content-Type": "application/json"}, json.dumps(comment.rest()).encode()
 
     # --- GraphQL ----------------------------------------------------------------------------
 
@@ -1167,7 +1217,8 @@ HISTORY_END = dt.datetime(2026, 3, 31, tzinfo=dt.UTC)  # the default generated h
 BOT_ACCOUNTS = (("dependabot[bot]", 49699333), ("renovate[bot]", 29139614), ("github-actions[bot]", 41898282))
 REVIEW_BOT = ("copilot-pull-request-reviewer[bot]", 175728472)
 GHOST = ("ghost", 10137)  # the account GitHub's REST API shows for a deleted user
-_ID_BASES = {"pull_request": 1_800_000_000, "review": 2_600_000_000, "repository": 700_000_000}
+_ID_BASES = {"pull_request": 1_800_000_000, "review": 2_600_000_000, "repository": 700_000_000,
+             "comment": 3_100_000_000}
 
 
 @dataclass(eq=False)
@@ -1202,6 +1253,28 @@ def _actor_graphql(actor: Actor | None) -> dict | None:
 
 def _actor_rest(actor: Actor | None) -> dict:
     return (actor or Actor(*GHOST)).rest()
+
+
+@dataclass(eq=False)
+class StubComment:
+    """A comment created on a pull request (``POST /repos/{o}/{r}/issues/{n}/comments``)."""
+
+    database_id: int
+    repository: str  # owner/name
+    number: int
+    body: str
+    author: Actor
+    created_at: dt.datetime
+
+    def rest(self) -> dict:
+        api = f"https://api.github.com/repos/{self.repository}/issues"
+        return {
+            "id": self.database_id, "node_id": _node_id("IC_", self.database_id),
+            "url": f"{api}/comments/{self.database_id}",
+            "html_url": f"https://github.com/{self.repository}/pull/{self.number}#issuecomment-{self.database_id}",
+            "issue_url": f"{api}/{self.number}", "body": self.body, "user": self.author.rest(),
+            "created_at": _iso(self.created_at), "updated_at": _iso(self.created_at), "author_association": "MEMBER",
+        }
 
 
 @dataclass(eq=False)

@@ -181,3 +181,18 @@ class TrackRepositoriesForm(forms.Form):
 class MemberActiveForm(forms.Form):
     member = forms.IntegerField(min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
     active = forms.TypedChoiceField(choices=[("1", "active"), ("0", "inactive")], coerce=lambda value: value == "1")
+
+
+class SurveyCommentsForm(forms.Form):
+    """The settings page's "Post survey links as a PR comment" checkbox, posted to the settings page itself.
+
+    A checked box sends ``post_survey_comments=on``, an unchecked one nothing (off); any other value is refused.
+    """
+
+    post_survey_comments = forms.TypedChoiceField(
+        label="Post survey links as a PR comment",
+        choices=[("on", "on")],
+        coerce=lambda value: value == "on",
+        required=False,
+        empty_value=False,
+    )

@@ -15,10 +15,10 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 from django.views.defaults import page_not_found
 
-from apps.integrations import team_sync
+from apps.integrations import survey_comments, team_sync
 from apps.integrations.github import GitHubError
 from apps.integrations.repository_sync import UnknownRepositories
 from apps.integrations.tasks import start_team_sync
@@ -36,6 +36,7 @@ from apps.teams.forms import (
     ReplaceTokenForm,
     RepositorySearchForm,
     SignUpForm,
+    SurveyCommentsForm,
     TrackRepositoriesForm,
 )
 from apps.teams.services import get_team_for_admin, github_organization, is_member, team_settings, teams_for_home
@@ -105,10 +106,10 @@ def _settings_url(team, section: str = "") -> str:
 
 def _settings_page(
     request, team, *, status: int = 200, github_form=None, app_form=None, invite_form=None, search=None,
-    github_problem="", repository_problem="", member_problem="", sync_problem="",
+    github_problem="", repository_problem="", member_problem="", sync_problem="", survey_problem="",
 ):  # fmt: skip
-    """The settings page. Statements: ``team_settings`` (six) plus the repository table and the members
-    (one each), whatever the sizes. GitHub is asked only by "List from GitHub" (``?list=1``)."""
+    """The settings page. Statements: ``team_settings`` (six) plus the repository table, the members and the survey
+    comments' setting (one each), whatever the sizes. GitHub is asked only by "List from GitHub" (``?list=1``)."""
     overview = team_settings(team)
     for invite in overview["invites"]:
         invite["link"] = request.build_absolute_uri(
@@ -137,13 +138,17 @@ def _settings_page(
         "repository_problem": repository_problem,
         "member_problem": member_problem,
         "sync_problem": sync_problem,
+        "survey_comments": survey_comments.survey_comments_setting(team) if overview["github"] else None,
+        "survey_problem": survey_problem,
     }
     return render(request, "teams/settings.html", context, status=status)
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @team_admin_view
 def team_settings_page(request, team):
+    if request.method == "POST":
+        return _save_survey_comments(request, team)
     search = RepositorySearchForm(request.GET)
     if not search.is_valid():
         return _settings_page(
@@ -153,6 +158,23 @@ def team_settings_page(request, team):
         return _settings_page(request, team, search=search)
     problem, status = _list_from_github(team, search.cleaned_data["q"])
     return _settings_page(request, team, status=status, search=search, github_problem=problem)
+
+
+def _save_survey_comments(request, team):
+    """The settings page's own form: "Post survey links as a PR comment" on or off (``survey_comments``)."""
+    form = SurveyCommentsForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, team, status=400, survey_problem=_problems(form))
+    enabled = form.cleaned_data["post_survey_comments"]
+    if not survey_comments.set_survey_comments(team=team, enabled=enabled):
+        problem = "Connect GitHub first: there is no PR to comment on."
+        return _settings_page(request, team, status=400, survey_problem=problem)
+    if enabled:
+        messages.success(request, "Survey links will be posted as a comment on each PR surveyed from now on "
+                                  "(merged PRs surveyed before stay as they are).")  # fmt: skip
+    else:
+        messages.success(request, "Survey links are no longer posted on PRs.")
+    return redirect(_settings_url(team, "surveys"))
 
 
 def _problems(form) -> str:

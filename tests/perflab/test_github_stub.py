@@ -194,6 +194,39 @@ def test_targeted_failures_wait_for_their_request(org):
     assert [r.status for r in github.requests] == [200, 200, 502, 400]
 
 
+def test_a_comment_on_a_pull_request_is_created_recorded_and_refused_like_github(org):
+    github, client = org
+    path = "/repos/acme/api/issues/3/comments"
+    created = client.post(path, json={"body": "Hello @ada"})
+    assert created.status_code == 201
+    comment = created.json()
+    assert comment["body"] == "Hello @ada" and isinstance(comment["id"], int)
+    assert comment["html_url"] == f"https://github.com/acme/api/pull/3#issuecomment-{comment['id']}"
+    assert comment["user"]["login"] == github.viewer and comment["issue_url"].endswith("/repos/acme/api/issues/3")
+    [recorded] = github.comments("api", 3)
+    assert (recorded.repository, recorded.number, recorded.body) == ("acme/api", 3, "Hello @ada")
+    assert recorded.database_id == comment["id"]
+    second = client.post("/repos/acme/web/issues/3/comments", json={"body": "Another"}).json()
+    assert second["id"] != comment["id"]
+    assert [c.body for c in github.comments()] == ["Hello @ada", "Another"] and github.comments("acme/api", 4) == []
+    # an unknown PR, repository or organisation is 404; no body 422; no token 401; nothing recorded
+    assert client.post("/repos/acme/api/issues/999/comments", json={"body": "x"}).status_code == 404
+    assert client.post("/repos/acme/nope/issues/1/comments", json={"body": "x"}).status_code == 404
+    assert client.post("/repos/other/api/issues/1/comments", json={"body": "x"}).status_code == 404
+    assert client.post(path, json={"body": "  "}).status_code == 422
+    assert client.post(path, json={}).status_code == 422
+    assert client.post(path, content=b"{not json").status_code == 400
+    assert httpx.post(github.base_url + path, json={"body": "x"}).status_code == 401
+    # a queued failure for this path answers instead, once
+    github.fail_next(502, path=path)
+    assert client.post(path, json={"body": "x"}).status_code == 502
+    assert client.post(path, json={"body": "after"}).status_code == 201
+    github.deny("pull_requests")
+    refused = client.post(path, json={"body": "x"})
+    assert refused.status_code == 403 and refused.headers["X-Accepted-GitHub-Permissions"] == "pull_requests=write"
+    assert [c.body for c in github.comments("api", 3)] == ["Hello @ada", "after"]
+
+
 def test_copilot_denied_is_a_403_naming_the_permission(org):
     github, client = org
     github.deny("copilot")

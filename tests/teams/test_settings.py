@@ -215,8 +215,8 @@ def test_the_statement_count_does_not_grow_with_the_members():
 
     captures = assert_constant_queries(prepare, sizes=(5, 50))
     # session, user, team (admin check), integration, memberships, open invites, repository counts,
-    # tracked repositories, sync statuses, the repository table, the members from GitHub
-    assert captures[0].count <= 11, captures[0].statements()
+    # tracked repositories, sync statuses, the repository table, the members from GitHub, the survey comments' setting
+    assert captures[0].count <= 12, captures[0].statements()
 
 
 # --- removing the token ----------------------------------------------------------------------
@@ -467,3 +467,60 @@ def test_setting_a_token_or_creating_a_team_queues_the_first_sync(
     with django_capture_on_commit_callbacks(execute=True):  # a refused token queues nothing
         assert client.post(_url("teams:github_access"), {"token": "ghp_wrong"}).status_code >= 400
     assert len(sent) == 2
+
+
+# --- surveys: "Post survey links as a PR comment" -----------------------------------------------
+
+
+def _survey_setting(team) -> tuple[bool, object]:
+    integration = GitHubIntegration.objects.get(team=team)
+    return integration.post_survey_comments, integration.survey_comments_enabled_at
+
+
+def test_the_survey_comments_checkbox_is_off_by_default_and_an_admin_turns_it_on_and_off(world):
+    ada = _logged_in(world["ada"])
+    page = ada.get(_url()).content.decode()
+    assert 'id="survey-comments"' in page and 'name="post_survey_comments" value="on">' in page  # unchecked
+    assert _survey_setting(world["platform"]) == (False, None)
+
+    response = ada.post(_url(), {"post_survey_comments": "on"})
+    assert response.status_code == 302 and response["Location"] == _url() + "#surveys"
+    enabled, since = _survey_setting(world["platform"])
+    assert enabled and since is not None
+    page = ada.get(_url()).content.decode()
+    assert 'name="post_survey_comments" value="on" checked>' in page and "0 comments posted" in page
+    assert _survey_setting(world["secret"]) == (False, None)  # another team's is its own
+
+    assert ada.post(_url(), {}).status_code == 302  # an unchecked box sends nothing: off
+    assert _survey_setting(world["platform"]) == (False, since)  # the start is kept until it is turned on again
+    assert 'value="on">' in ada.get(_url()).content.decode()
+
+
+@pytest.mark.parametrize("value", ["yes", "1", "true", "on\x00", "x" * 300])
+def test_a_bad_survey_comments_value_is_a_400_and_nothing_changes(world, value):
+    response = _logged_in(world["ada"]).post(_url(), {"post_survey_comments": value})
+    assert response.status_code == 400  # a NUL is refused by RejectNulMiddleware before the view, the rest here
+    assert ("\x00" in value) or 'role="alert">post_survey_comments: Select a valid choice' in response.content.decode()
+    assert _survey_setting(world["platform"]) == (False, None)
+
+
+def test_the_survey_comments_setting_is_for_admins_only_and_csrf_protected(world):
+    assert _logged_in(world["bob"]).post(_url(), {"post_survey_comments": "on"}).status_code == 404
+    assert _logged_in(world["eve"]).post(_url(), {"post_survey_comments": "on"}).status_code == 404
+    assert Client().post(_url(), {"post_survey_comments": "on"}).status_code == 302  # to the login page
+    guarded = _logged_in(world["ada"], enforce_csrf_checks=True)
+    assert guarded.post(_url(), {"post_survey_comments": "on"}).status_code == 403
+    assert _survey_setting(world["platform"]) == (False, None)
+    guarded.get(_url())
+    token = guarded.cookies["csrftoken"].value
+    accepted = guarded.post(_url(), {"post_survey_comments": "on", "csrfmiddlewaretoken": token})
+    assert accepted.status_code == 302 and _survey_setting(world["platform"])[0]
+
+
+def test_the_survey_comments_setting_needs_github(world):
+    team = TeamFactory(slug="loose")
+    MembershipFactory(user=world["ada"], team=team, role=Membership.Role.ADMIN)
+    ada = _logged_in(world["ada"])
+    assert "Connect GitHub to post the survey links" in ada.get(_url(slug="loose")).content.decode()
+    response = ada.post(_url(slug="loose"), {"post_survey_comments": "on"})
+    assert response.status_code == 400 and "Connect GitHub first" in response.content.decode()
