@@ -57,6 +57,17 @@ CHARTS = {
     "chart-cycle-time": ("metrics:chart_cycle_time", "line", ["Avg cycle time"], "Avg cycle time (hours)", " h"),
     "chart-ai-share": ("metrics:chart_ai_share", "line", ["AI-assisted"], "AI-assisted (%)", "%"),
     "chart-pr-sizes": ("metrics:chart_pr_sizes", "bar", ["PRs merged"], "PRs merged", ""),
+    "chart-copilot-users": ("metrics:chart_copilot_users", "line", ["Copilot users"], "Copilot users", ""),
+    "chart-copilot-acceptance": (
+        "metrics:chart_copilot_acceptance", "line", ["Acceptance rate"], "Acceptance rate (%)", "%",
+    ),
+}
+# what a tooltip's value ends with, and the words of the line under it
+TOOLTIPS = {
+    "chart-cycle-time": (" h", "merged"),
+    "chart-ai-share": ("%", "answered"),
+    "chart-copilot-users": ("", "accepted"),
+    "chart-copilot-acceptance": ("%", "shown"),
 }
 
 CANVAS_PIXELS_JS = """
@@ -177,10 +188,10 @@ def _wait(driver, condition, message):
 
 
 def _charts_drawn(driver):
-    """The three canvases once Chart.js has drawn them and finished animating (else False)."""
+    """Every canvas once Chart.js has drawn it and finished animating (else False)."""
     charts = driver.execute_script(CANVAS_PIXELS_JS)
     settled = all(c["state"] == "drawn" and c["has_chart"] and not c["animating"] for c in charts)
-    return charts if len(charts) == 3 and settled else False
+    return charts if len(charts) == len(CHARTS) and settled else False
 
 
 def _screenshot(driver, suffix=""):
@@ -256,9 +267,9 @@ def test_dashboard_in_chromium(live_server, browser, dashboard_team):
     _wait(browser, lambda d: d.current_url.split("?")[0].endswith(dashboard_path), "the dashboard after login")
     assert team.name in browser.find_element(By.TAG_NAME, "h1").text
 
-    # the three charts are fetched and drawn by Chart.js: their pixels are painted
-    charts = _until(browser, _charts_drawn, "all three charts drawn")
-    assert [c["id"] for c in charts] == ["chart-cycle-time", "chart-ai-share", "chart-pr-sizes"]
+    # the five charts are fetched and drawn by Chart.js: their pixels are painted
+    charts = _until(browser, _charts_drawn, "every chart drawn")
+    assert [c["id"] for c in charts] == list(CHARTS)
     for chart in charts:
         assert chart["painted"] > 2000, chart
         assert chart["differs_from_blank"], chart
@@ -284,9 +295,14 @@ def test_dashboard_in_chromium(live_server, browser, dashboard_team):
         assert chart["y_ticks"] and all(tick.endswith(tick_suffix) for tick in chart["y_ticks"]), chart
     assert browser.execute_script(CHART_JS, browser.find_element(By.ID, "chart-ai-share"))["y_max"] == 100
 
-    # the cards and the breakdown
+    # the cards, Copilot adoption, AI impact and the breakdown
     cards = browser.find_elements(By.CSS_SELECTOR, "#key-metrics .kpi")
     assert len(cards) == 5
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#copilot-cards .kpi")) == 4
+    users = browser.find_element(By.CSS_SELECTOR, '#copilot-cards .kpi[data-metric="active_users"] .kpi-value').text
+    assert users.split(" of ")[0].isdigit() and int(users.split(" of ")[0]) > 0, users
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#ai-impact tbody tr")) == 3
+    assert browser.find_elements(By.CSS_SELECTOR, "#definitions dt")
     prs_merged = browser.find_element(By.CSS_SELECTOR, '.kpi[data-metric="prs_merged"] .kpi-value').text
     assert int(prs_merged) > 0
     rows = browser.find_elements(By.CSS_SELECTOR, "#team-breakdown tbody tr")
@@ -302,9 +318,10 @@ def test_dashboard_in_chromium(live_server, browser, dashboard_team):
         if canvas_id == "chart-pr-sizes":
             assert "(" in tooltip["title"][0] and body.startswith("PRs merged: "), tooltip  # "S (10-49 lines)"
         else:
+            suffix, after = TOOLTIPS[canvas_id]
             assert tooltip["title"][0].startswith("Week of "), tooltip
-            assert body.endswith(" h" if canvas_id == "chart-cycle-time" else "%"), tooltip
-            assert tooltip["after"] and ("merged" in tooltip["after"][0] or "answered" in tooltip["after"][0]), tooltip
+            assert body.endswith(suffix) and body[-len(suffix) - 1 if suffix else -1].isdigit(), tooltip
+            assert tooltip["after"] and after in tooltip["after"][0], tooltip
     _until(browser, _charts_drawn, "the charts settled after hovering")  # hovering broke nothing
 
     # a phone's width: nothing sticks out sideways, the charts redraw narrower
@@ -335,11 +352,11 @@ def test_dashboard_in_chromium(live_server, browser, dashboard_team):
     empty = _until(
         browser,
         lambda d: (c := d.execute_script(CANVAS_PIXELS_JS)) and all(chart["state"] == "empty" for chart in c) and c,
-        "the empty state on all three charts",
+        "the empty state on every chart",
     )
-    assert len(empty) == 3 and not any(chart["has_chart"] for chart in empty)
+    assert len(empty) == len(CHARTS) and not any(chart["has_chart"] for chart in empty)
     statuses = [s.text for s in browser.find_elements(By.CSS_SELECTOR, ".chart-status")]
-    assert statuses == ["No data in this range"] * 3, statuses
+    assert statuses == ["No data in this range"] * len(CHARTS), statuses
     assert browser.find_element(By.CSS_SELECTOR, '.kpi[data-metric="prs_merged"] .kpi-value').text == "0"
     _screenshot(browser, "-empty")
 
@@ -379,11 +396,11 @@ def test_without_javascript_each_chart_is_a_table(live_server, browser_without_j
     _log_in(browser, live_server, dashboard_path)
     assert "Loading" not in browser.find_element(By.TAG_NAME, "body").text
     frames = browser.find_elements(By.CSS_SELECTOR, "iframe.chart-fallback")
-    assert len(frames) == 3  # the <noscript> content is live markup when scripts are off
+    assert len(frames) == len(CHARTS)  # the <noscript> content is live markup when scripts are off
     cookies = {cookie["name"]: cookie["value"] for cookie in browser.get_cookies()}
-    for frame, chart in zip(frames, ("chart_cycle_time", "chart_ai_share", "chart_pr_sizes"), strict=True):
+    for frame, (url_name, *_) in zip(frames, CHARTS.values(), strict=True):
         figures = requests.get(
-            f"{live_server.url}{reverse(f'metrics:{chart}', args=[team.slug])}", cookies=cookies, timeout=WAIT_SECONDS
+            f"{live_server.url}{reverse(url_name, args=[team.slug])}", cookies=cookies, timeout=WAIT_SECONDS
         ).json()
         browser.switch_to.frame(frame)
         rows = browser.find_elements(By.CSS_SELECTOR, "table.chart-table tbody tr")

@@ -81,14 +81,19 @@ def pr_size_figures(team, date_range: DateRange) -> dict:
     )
 
 
+def _used_copilot(week: dict) -> bool:
+    return bool(week["suggestions_shown"] or week["chat_interactions"])
+
+
 def copilot_users_figures(team, date_range: DateRange) -> dict:
-    """Members shown Copilot suggestions each week (the cached Copilot adoption read: 0 statements warm)."""
+    """Members shown Copilot suggestions each week, null in a week without any usage stored (as a week without a
+    merge has no cycle time); from the cached Copilot adoption read: 0 statements warm."""
     weeks = get_copilot_adoption(team, date_range.start, date_range.end)["weekly"]
     return _chart(
         "Copilot users per week",
         date_range,
         [w["week"].isoformat() for w in weeks],
-        [("Copilot users", [w["active_users"] for w in weeks])],
+        [("Copilot users", [w["active_users"] if _used_copilot(w) else None for w in weeks])],
         "users",
         lines_accepted=[w["lines_accepted"] for w in weeks],
     )

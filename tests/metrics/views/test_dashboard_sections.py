@@ -77,7 +77,7 @@ def test_the_breakdown_has_each_members_copilot_figures(alice_client, copilot):
 def test_copilot_charts_json_and_tables(alice_client, copilot):
     users = alice_client.get(_url("metrics:chart_copilot_users", "platform", RANGE)).json()
     assert users["labels"] == ["2026-03-02", "2026-03-09", "2026-03-16"]
-    assert users["series"] == [{"name": "Copilot users", "values": [1, 0, 1]}]
+    assert users["series"] == [{"name": "Copilot users", "values": [1, None, 1]}]  # no usage stored that week
     assert users["lines_accepted"] == [60, 0, 40]
     rates = alice_client.get(_url("metrics:chart_copilot_acceptance", "platform", RANGE)).json()
     assert rates["series"] == [{"name": "Acceptance rate", "values": [25.0, None, 50.0]}]

@@ -97,6 +97,8 @@
                 const index = items[0].dataIndex;
                 if (data.prs_merged) return plural(data.prs_merged[index], "PR") + " merged";
                 if (data.answered) return plural(data.answered[index], "answered survey");
+                if (data.lines_accepted) return plural(data.lines_accepted[index], "line") + " accepted";
+                if (data.suggestions_shown) return plural(data.suggestions_shown[index], "suggestion") + " shown";
                 return "";
               },
             },
@@ -120,7 +122,7 @@
             max: canvas.dataset.max ? Number(canvas.dataset.max) : undefined,
             title: { display: true, text: valueTitle },
             ticks: {
-              precision: unit === "PRs" ? 0 : undefined,
+              precision: unit === "PRs" || unit === "users" ? 0 : undefined,  // counts tick in whole numbers
               callback: (value) => value.toLocaleString("en-US") + ((UNITS[unit] || {}).suffix || ""),
             },
           },
