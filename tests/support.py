@@ -7,6 +7,7 @@ from django.db import IntegrityError, connection, transaction
 
 from apps.integrations.factories import (
     GitHubIntegrationFactory,
+    SurveyCommentFactory,
     SyncStatusFactory,
     TrackedRepositoryFactory,
     WebhookDeliveryFactory,
@@ -33,6 +34,7 @@ ALL_FACTORIES = [
     TrackedRepositoryFactory,
     SyncStatusFactory,
     WebhookDeliveryFactory,
+    SurveyCommentFactory,
     TeamMemberFactory,
     PullRequestFactory,
     PRReviewFactory,

@@ -3,7 +3,8 @@ import uuid
 
 import factory
 
-from apps.integrations.models import GitHubIntegration, SyncStatus, TrackedRepository, WebhookDelivery
+from apps.integrations.models import GitHubIntegration, SurveyComment, SyncStatus, TrackedRepository, WebhookDelivery
+from apps.metrics.factories import PRSurveyFactory
 from apps.teams.factories import TeamFactory
 
 
@@ -50,3 +51,17 @@ class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
     event = "pull_request"
     action = "opened"
     received_at = factory.LazyFunction(lambda: dt.datetime.now(dt.UTC))
+
+
+class SurveyCommentFactory(factory.django.DjangoModelFactory):
+    """A survey's PR comment, posted (GitHub's id and the time set); ``github_comment_id=None, posted_at=None``
+    is a claim still being posted."""
+
+    class Meta:
+        model = SurveyComment
+
+    survey = factory.SubFactory(PRSurveyFactory)
+    team = factory.SelfAttribute("survey.team")
+    claimed_at = factory.LazyFunction(lambda: dt.datetime.now(dt.UTC))
+    github_comment_id = factory.Sequence(lambda n: 9_000_000 + n)
+    posted_at = factory.LazyFunction(lambda: dt.datetime.now(dt.UTC))

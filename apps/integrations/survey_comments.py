@@ -220,26 +220,25 @@ def _finish(team_id: int, now: dt.datetime, posted: list[tuple[int, dict]], fail
 # --- the setting ------------------------------------------------------------------------------------------------
 
 
-def survey_comments_setting(team) -> dict | None:
-    """``{"enabled", "since", "posted"}`` for the settings page (``posted``: comments posted so far), None without a
-    GitHub integration. One statement."""
-    posted = (
+def posted_comments_count():
+    """A subquery of an integration's team's posted survey comments, for the settings page's one read of the
+    integration (``teams.services.team_settings``)."""
+    return Subquery(
         SurveyComment.objects.filter(team=OuterRef("team"), github_comment_id__isnull=False)
         .order_by()
         .values("team")
         .annotate(n=Count("pk"))
         .values("n")
     )
-    row = (
-        GitHubIntegration.objects.filter(team=team)
-        .annotate(posted=Subquery(posted))
-        .values("post_survey_comments", "survey_comments_enabled_at", "posted")
-        .first()
-    )
-    if row is None:
+
+
+def survey_comments_setting(github: dict | None) -> dict | None:
+    """``{"enabled", "since", "posted"}`` for the settings page from ``team_settings``' ``github`` row; None without
+    a GitHub integration. No statement."""
+    if github is None:
         return None
-    return {"enabled": row["post_survey_comments"], "since": row["survey_comments_enabled_at"],
-            "posted": row["posted"] or 0}  # fmt: skip
+    return {"enabled": github["post_survey_comments"], "since": github["survey_comments_enabled_at"],
+            "posted": github["survey_comments_posted"] or 0}  # fmt: skip
 
 
 def set_survey_comments(*, team, enabled: bool, now: dt.datetime | None = None) -> bool:

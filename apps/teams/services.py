@@ -51,7 +51,8 @@ def team_settings(team: Team) -> dict:
     """What the settings page shows, in six statements whatever the team's size.
 
     - ``github``: ``{"organization", "token_set", "app_id", "app_installation_id", "copilot_synced_through", "id",
-      "webhook_secret"}`` or None (``app_id`` set: it reads through a GitHub App installation instead of a token).
+      "webhook_secret", "post_survey_comments", "survey_comments_enabled_at", "survey_comments_posted"}``
+      or None (``app_id`` set: it reads through a GitHub App installation instead of a token).
       The token itself is never read, nor the app's key: they stay encrypted in the database.
     - ``memberships``: ``{"user__username", "user__email", "role", "created_at"}``, admins first, then by
       username.
@@ -61,12 +62,16 @@ def team_settings(team: Team) -> dict:
     - ``sync_statuses``: the team's last sync of each kind, in the order of ``SyncStatus.Kind``.
     """
     from apps.integrations.models import GitHubIntegration, SyncStatus, TrackedRepository
+    from apps.integrations.survey_comments import posted_comments_count
 
     github = (
         GitHubIntegration.objects.filter(team=team)
-        .annotate(token_set=ExpressionWrapper(~Q(access_token=""), output_field=BooleanField()))
+        .annotate(
+            token_set=ExpressionWrapper(~Q(access_token=""), output_field=BooleanField()),
+            survey_comments_posted=posted_comments_count(),
+        )
         .values("id", "organization_slug", "token_set", "app_id", "app_installation_id", "copilot_synced_through",
-                "webhook_secret")
+                "webhook_secret", "post_survey_comments", "survey_comments_enabled_at", "survey_comments_posted")
         .first()
     )
     memberships = list(
@@ -103,6 +108,9 @@ def team_settings(team: Team) -> dict:
             "copilot_synced_through": github["copilot_synced_through"],
             "id": github["id"],  # the webhook URL is derived from it (no statement)
             "webhook_secret": github["webhook_secret"],  # for the admin to paste into GitHub
+            "post_survey_comments": github["post_survey_comments"],
+            "survey_comments_enabled_at": github["survey_comments_enabled_at"],
+            "survey_comments_posted": github["survey_comments_posted"],
         },
         "memberships": memberships,
         "invites": invites,

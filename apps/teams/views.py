@@ -108,8 +108,8 @@ def _settings_page(
     request, team, *, status: int = 200, github_form=None, app_form=None, invite_form=None, search=None,
     github_problem="", repository_problem="", member_problem="", sync_problem="", survey_problem="",
 ):  # fmt: skip
-    """The settings page. Statements: ``team_settings`` (six) plus the repository table, the members and the survey
-    comments' setting (one each), whatever the sizes. GitHub is asked only by "List from GitHub" (``?list=1``)."""
+    """The settings page. Statements: ``team_settings`` (six) plus the repository table and the members (one each),
+    whatever the sizes. GitHub is asked only by "List from GitHub" (``?list=1``)."""
     overview = team_settings(team)
     for invite in overview["invites"]:
         invite["link"] = request.build_absolute_uri(
@@ -138,7 +138,7 @@ def _settings_page(
         "repository_problem": repository_problem,
         "member_problem": member_problem,
         "sync_problem": sync_problem,
-        "survey_comments": survey_comments.survey_comments_setting(team) if overview["github"] else None,
+        "survey_comments": survey_comments.survey_comments_setting(overview["github"]),
         "survey_problem": survey_problem,
     }
     return render(request, "teams/settings.html", context, status=status)

@@ -171,4 +171,5 @@ def test_every_model_of_our_apps_has_a_readable_name():
         "integrations.TrackedRepository": ("tracked repository", "tracked repositories"),
         "integrations.SyncStatus": ("sync status", "sync statuses"),
         "integrations.WebhookDelivery": ("webhook delivery", "webhook deliveries"),
+        "integrations.SurveyComment": ("survey comment", "survey comments"),
     }
