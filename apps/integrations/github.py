@@ -426,6 +426,18 @@ class GitHubClient:
             raise MalformedResponse(f"{url}: expected the expires_at of a token", url=str(url), status=200)
         return InstallationToken(token=token, expires_at=expires_at.astimezone(dt.UTC))
 
+    def create_issue_comment(self, repository: str, number: int, body: str) -> dict:
+        """``POST /repos/{owner}/{repo}/issues/{number}/comments`` (a PR is an issue): ``{"id", "html_url"}`` of the
+        new comment. Raises the client's errors (``NotFound`` for an unknown PR, ``RateLimited``, ...)."""
+        owner, _, name = repository.partition("/")
+        url = self._api(f"/repos/{owner}/{name}/issues/{int(number)}/comments")
+        response = self._send(url, {"Content-Type": "application/json"}, method="POST", json_body={"body": body})
+        _raise_for_status(response, str(url), method="POST")
+        comment = parse_json(response.content, str(url))
+        if not isinstance(comment, dict) or not isinstance(comment.get("id"), int):
+            raise MalformedResponse(f"POST {url}: expected the new comment with its id", url=str(url), status=201)
+        return {"id": comment["id"], "html_url": str(comment.get("html_url") or "")[:500]}
+
     # --- the token check ---------------------------------------------------------------------
 
     def check_access(self, org: str, *, installation: bool = False) -> AccessReport:

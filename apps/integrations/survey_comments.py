@@ -46,14 +46,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.integrations.github import (
-    GitHubClient,
     GitHubError,
     InvalidToken,
-    MalformedResponse,
     MissingPermission,
     RateLimited,
-    _raise_for_status,
-    parse_json,
 )
 from apps.integrations.github_app import client_for, has_credential
 from apps.integrations.models import GitHubIntegration, SurveyComment
@@ -165,7 +161,7 @@ def post_survey_comments(team, *, now: dt.datetime | None = None) -> CommentsPos
     with client:
         for index, item in enumerate(pending):
             try:
-                posted.append((item.survey_id, create_issue_comment(client, item.repository, item.number, _body(item))))
+                posted.append((item.survey_id, client.create_issue_comment(item.repository, item.number, _body(item))))
             except _STOPS_THE_RUN as error:
                 stopped = f"{type(error).__name__}: {error}"
                 failed += [p.survey_id for p in pending[index:]]
@@ -255,23 +251,6 @@ def set_survey_comments(*, team, enabled: bool, now: dt.datetime | None = None) 
 
 
 # --- the request --------------------------------------------------------------------------------------------
-# (GitHubClient's own method belongs in apps/integrations/github.py; it is here while that file is not this
-# change's: it uses the client's one way of sending and its error mapping.)
-
-
-def create_issue_comment(client: GitHubClient, repository: str, number: int, body: str) -> dict:
-    """``POST /repos/{owner}/{repo}/issues/{number}/comments`` (a PR is an issue): ``{"id", "html_url"}`` of the
-    new comment. Raises the client's errors (``NotFound`` for an unknown PR, ``RateLimited``, ...)."""
-    owner, _, name = repository.partition("/")
-    url = client._api(f"/repos/{owner}/{name}/issues/{int(number)}/comments")
-    response = client._send(url, {"Content-Type": "application/json"}, method="POST", json_body={"body": body})
-    _raise_for_status(response, str(url), method="POST")
-    comment = parse_json(response.content, str(url))
-    if not isinstance(comment, dict) or not isinstance(comment.get("id"), int):
-        raise MalformedResponse(f"POST {url}: expected the new comment with its id", url=str(url), status=201)
-    return {"id": comment["id"], "html_url": str(comment.get("html_url") or "")[:500]}
-
-
 # --- the comment -----------------------------------------------------------------------------------------------
 
 
