@@ -3,8 +3,8 @@ reviews given, Copilot usage per week.
 
 Thin: ``get_team_for_user`` (404 for a team the user is not a member of), ``?weeks=`` (1 to 104, default
 104; anything else is a 400 with the reason), one ``member_service.get_member_page`` (4 statements; a
-member of another team or an unknown id is a 404), a render. The charts are inline SVG drawn here, on the
-server: no JavaScript.
+member of another team or an unknown id is a 404), a render. The charts are inline SVG drawn on the server
+(``templatetags.member_page``): no JavaScript.
 
 Statements: session, user, team, and the service's 4 — the same for any number of weeks, PRs or reviews.
 """
@@ -12,20 +12,16 @@ Statements: session, user, team, and the service's 4 — the same for any number
 from __future__ import annotations
 
 import datetime as dt
-from html import escape
 
 from django.http import Http404
 from django.shortcuts import render
-from django.utils.html import format_html
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from apps.metrics.models import PRReview, PullRequest
 from apps.metrics.services.member_service import DEFAULT_WEEKS, MAX_WEEKS, MemberNotFound, get_member_page
+from apps.metrics.templatetags.member_page import NONE, figure, sparkline, table_rows
 from apps.metrics.views.params import InvalidParameter, bad_request, parse_optional_int
 from apps.teams.services import get_team_for_user
-
-NONE = "—"
 
 # (field, label, unit): every figure of WeeklyMetrics, in the table's order
 WEEK_FIGURES = (
@@ -53,66 +49,12 @@ COPILOT_FIGURES = (
     ("chat_interactions", "Chats", ""),
 )
 
-SPARK_WIDTH, SPARK_HEIGHT = 120, 28
-
-
-def figure(value, unit: str = "") -> str:
-    return NONE if value is None else f"{value}{unit}"
-
-
-def sparkline(values: list) -> str:
-    """An inline SVG polyline of ``values`` (oldest first); None is a gap. Numbers only: nothing to escape."""
-    numbers = [float(v) for v in values if v is not None]
-    if not numbers:
-        return ""
-    low, high = min(numbers), max(numbers)
-    span = (high - low) or 1.0
-    step = SPARK_WIDTH / max(len(values) - 1, 1)
-    segments, current = [], []
-    for i, value in enumerate(values):
-        if value is None:
-            if current:
-                segments.append(current)
-            current = []
-            continue
-        y = SPARK_HEIGHT - 2 - (float(value) - low) / span * (SPARK_HEIGHT - 4)
-        current.append(f"{i * step:.1f},{y:.1f}")
-    if current:
-        segments.append(current)
-    shapes = "".join(
-        f'<polyline points="{" ".join(points)}" />' if len(points) > 1
-        else f'<circle cx="{points[0].split(",")[0]}" cy="{points[0].split(",")[1]}" r="1.5" />'
-        for points in segments
-    )
-    return format_html(
-        '<svg class="spark" viewBox="0 0 {} {}" width="{}" height="{}" role="img" aria-hidden="true">{}</svg>',
-        SPARK_WIDTH, SPARK_HEIGHT, SPARK_WIDTH, SPARK_HEIGHT, _safe(shapes),
-    )
-
-
-def _safe(markup: str):
-    return mark_safe(markup)  # noqa: S308 - built above from formatted floats only
-
-
 def _weeks_shown(page: dict) -> list[dt.date]:
     """Mondays from the member's first week with a row to the range's last, oldest first."""
     starts = [row["week_start"] for row in page["weeks"]] + [row["week_start"] for row in page["copilot_weeks"]]
     first = min(starts, default=page["last_week"])
     count = (page["last_week"] - first).days // 7 + 1
     return [first + dt.timedelta(weeks=n) for n in range(count)]
-
-
-def _table_rows(rows) -> str:
-    """``<tr>`` per ``(week_start, cells)``, every cell escaped (the standard library's ``html.escape``):
-    a template loop, or ``format_html`` per cell, over 104 weeks x 12 figures took most of the page's time."""
-    return mark_safe(  # noqa: S308 - every value below is escaped
-        "\n".join(
-            f'<tr><th scope="row">{week_start.isoformat()}</th>'
-            + "".join(f'<td class="num">{escape(cell)}</td>' for cell in cells)
-            + "</tr>"
-            for week_start, cells in rows
-        )
-    )
 
 
 def _context(team, page: dict, weeks: int) -> dict:
@@ -134,11 +76,11 @@ def _context(team, page: dict, weeks: int) -> dict:
     charts.append({"label": "Copilot acceptance", "svg": sparkline(acceptance),
                    "latest": figure(next((v for v in reversed(acceptance) if v is not None), None), "%"),
                    "total": None})
-    week_rows = _table_rows(
+    week_rows = table_rows(
         (m, [figure(by_week[m][field], unit) if m in by_week else NONE for field, _, unit in WEEK_FIGURES])
         for m in reversed(mondays)
     )
-    copilot_rows = _table_rows(
+    copilot_rows = table_rows(
         (row["week_start"], [figure(row[field], unit) for field, _, unit in COPILOT_FIGURES])
         for row in page["copilot_weeks"]
     )

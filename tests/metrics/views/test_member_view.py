@@ -14,7 +14,7 @@ from apps.metrics.factories import (
     WeeklyMetricsFactory,
 )
 from apps.metrics.services.aggregation_service import last_complete_week
-from apps.metrics.views.member_views import sparkline
+from apps.metrics.templatetags.member_page import sparkline
 from apps.perflab.testing import assert_constant_queries
 from apps.teams.factories import MembershipFactory, TeamFactory, UserFactory
 from tests.support import member_and_two_teams
