@@ -358,7 +358,9 @@ def invite(request, token: str):
             return _join(request, token, found)
         return _sign_up(request, token, found)
     except invite_service.InviteRefused as refused:
-        return render(request, "teams/invite_refused.html", {"reason": refused.reason}, status=refused.status)
+        return render(
+            request, "link_refused.html", {"link_kind": "invite", "reason": refused.reason}, status=refused.status
+        )
 
 
 def _join(request, token: str, found):

@@ -4,7 +4,7 @@
 a valid POST stores it (``answer_as_author`` / ``answer_as_reviewer``, one statement) and redirects back, a bad one
 re-renders with the reason (400), nothing written. ``link_me`` (POST, signed in): the link's member becomes the
 user's, so their open surveys show on their home page. A forged, expired, foreign or closed link answers
-``metrics/survey_refused.html`` with the reason (400, 404 or 410) and writes nothing.
+``link_refused.html`` with the reason (400, 404 or 410) and writes nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from apps.teams.services import is_member
 
 
 def _refused(request, reason: str, status: int):
-    return render(request, "metrics/survey_refused.html", {"reason": reason}, status=status)
+    return render(
+        request, "link_refused.html", {"link_kind": "survey", "reason": reason, "nothing_saved": True}, status=status
+    )
 
 
 @login_not_required
