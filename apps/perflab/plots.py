@@ -154,3 +154,19 @@ def plan_comparison(before: Plan, after: Plan, *, title: str = "Query plan, befo
         )
     ax.set_xlim(0, max(times) * 2.2 if max(times) else 1)
     return fig
+
+
+def statements_before_after(
+    df: pd.DataFrame, *, title: str = "Statements per call: baseline against the fix"
+) -> Figure:
+    """``before_after_bars`` of statements from a ``path, size, baseline, fix`` frame
+    (``bench.statements_vs_baseline``), on a log axis (a zero is drawn as 0.8, or it would vanish)."""
+    _check_columns(df, ["path", "size", "baseline", "fix"])
+    return before_after_bars(
+        [f"{path} ({size})" for path, size in zip(df["path"], df["size"], strict=True)],
+        [float(value) for value in df["baseline"]],
+        [max(float(value), 0.8) for value in df["fix"]],
+        title=title,
+        unit="SQL statements (log scale)",
+        log=True,
+    )
