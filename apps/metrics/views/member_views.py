@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET
 from apps.metrics.models import PRReview, PullRequest
 from apps.metrics.services.member_service import DEFAULT_WEEKS, MAX_WEEKS, MemberNotFound, get_member_page
 from apps.metrics.templatetags.member_page import NONE, figure, sparkline, table_rows
-from apps.metrics.views.params import InvalidParameter, bad_request, parse_optional_int
+from apps.metrics.views.params import InvalidParameter, parse_optional_int
 from apps.teams.services import get_team_for_user
 
 # (field, label, unit): every figure of WeeklyMetrics, in the table's order
@@ -115,8 +115,8 @@ def member(request, team_slug: str, member_id: int):
         weeks = parse_optional_int(request.GET, "weeks") or DEFAULT_WEEKS
         if weeks > MAX_WEEKS:
             raise InvalidParameter(f"weeks must be at most {MAX_WEEKS} (two years), not {weeks}")
-    except InvalidParameter as error:
-        return bad_request(error)
+    except InvalidParameter as error:  # in the site's layout, as the middleware answers a NUL
+        return render(request, "400.html", {"reason": error}, status=400)
     try:
         page = get_member_page(team, member_id, weeks=weeks)
     except MemberNotFound:

@@ -112,6 +112,7 @@ def test_anonymous_is_sent_to_login(client, world):
 def test_bad_weeks_are_400_with_the_reason(alice_client, world, weeks):
     response = alice_client.get(_url(world[1].slug, world[3].id), {"weeks": weeks})
     assert response.status_code == 400 and b"weeks" in response.content
+    assert b'<p class="form-error" role="alert">Bad request: weeks' in response.content  # the site's layout
 
 
 def test_weeks_bounds_the_table(alice_client, world):
