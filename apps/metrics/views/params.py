@@ -17,7 +17,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -134,10 +134,6 @@ def parse_choice(params, name: str, choices, *, default: str | None = None) -> s
     if value not in choices:
         raise InvalidParameter(f"{name} must be one of {', '.join(choices)}, not {shown(value)}")
     return value
-
-
-def bad_request(error: InvalidParameter) -> HttpResponseBadRequest:
-    return HttpResponseBadRequest(f"Bad request: {error}", content_type="text/plain; charset=utf-8")
 
 
 def team_and_range(on_error):
