@@ -54,7 +54,9 @@ CHARTJS = "vendor/chartjs/chart.umd.min.js"  # built by `make install` from pack
 
 # canvas id -> (JSON endpoint, Chart.js type, legend, value axis title, what every value tick ends with)
 CHARTS = {
-    "chart-cycle-time": ("metrics:chart_cycle_time", "line", ["Avg cycle time"], "Avg cycle time (hours)", " h"),
+    "chart-cycle-time": (
+        "metrics:chart_cycle_time", "line", ["Median cycle time", "Avg cycle time"], "Median cycle time (hours)", " h",
+    ),
     "chart-ai-share": ("metrics:chart_ai_share", "line", ["AI-assisted"], "AI-assisted (%)", "%"),
     "chart-pr-sizes": ("metrics:chart_pr_sizes", "bar", ["PRs merged"], "PRs merged", ""),
     "chart-copilot-users": ("metrics:chart_copilot_users", "line", ["Copilot users"], "Copilot users", ""),

@@ -43,13 +43,16 @@ def _chart(title: str, date_range: DateRange, labels: list, series: list[tuple[s
 
 
 def cycle_time_figures(team, date_range: DateRange) -> dict:
-    """Average cycle time of the PRs merged each week (labels are the weeks' Mondays)."""
+    """Median and average cycle time of the PRs merged each week (labels are the weeks' Mondays)."""
     weeks = chart_service.weekly_cycle_time(team, date_range.start, date_range.end)
     return _chart(
-        "Average cycle time per week",
+        "Cycle time per week",
         date_range,
         [w["week"].isoformat() for w in weeks],
-        [("Avg cycle time", [w["avg_cycle_time"] for w in weeks])],
+        [
+            ("Median cycle time", [w["median_cycle_time"] for w in weeks]),
+            ("Avg cycle time", [w["avg_cycle_time"] for w in weeks]),
+        ],
         "hours",
         prs_merged=[w["prs_merged"] for w in weeks],
     )

@@ -10,6 +10,7 @@ import copy
 import datetime as dt
 import itertools
 import logging
+import statistics
 from collections import defaultdict
 from decimal import Decimal
 
@@ -298,6 +299,7 @@ def _expected_charts(team, start: dt.date, end: dt.date) -> dict:
             {
                 "week": monday,
                 "prs_merged": len(cycles),
+                "median_cycle_time": two_places(statistics.median(cycles)) if cycles else None,
                 "avg_cycle_time": two_places(sum(cycles) / len(cycles)) if cycles else None,
             }
         )
