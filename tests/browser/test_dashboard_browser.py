@@ -211,10 +211,23 @@ def _screenshot(driver, suffix=""):
 
 
 def _javascript_errors(driver):
+    """The console's errors since the last call (reading the log empties it; every entry is kept for the CSP check)."""
+    entries = driver.get_log("browser")
+    driver.console_entries = [*getattr(driver, "console_entries", []), *entries]
     return [
         entry["message"]
-        for entry in driver.get_log("browser")
+        for entry in entries
         if entry["level"] == "SEVERE"  # a missing favicon too: the site has one
+    ]
+
+
+def _csp_violations(driver):
+    """Every console message of this browser so far that reports a Content Security Policy violation."""
+    _javascript_errors(driver)
+    return [
+        entry["message"]
+        for entry in driver.console_entries
+        if "Content Security Policy" in entry["message"] or "Refused to" in entry["message"]
     ]
 
 
@@ -363,6 +376,7 @@ def test_dashboard_in_chromium(live_server, browser, dashboard_team):
     _screenshot(browser, "-empty")
 
     assert _javascript_errors(browser) == []
+    assert _csp_violations(browser) == []  # the policy is on (every mode): charts, cards and styles all satisfy it
     browser.get(f"{live_server.url}{dashboard_path}")
 
     # the CSV export: the link keeps the range (PRs merged in it); the download uses the browser's session

@@ -23,7 +23,7 @@ from apps.metrics.services.survey_service import create_surveys, survey_link_tok
 from apps.metrics.services.team_cache import team_data_version
 from apps.teams.factories import MembershipFactory, TeamFactory, UserFactory
 from tests.browser import test_dashboard_browser as dashboard_browser
-from tests.browser.test_dashboard_browser import _javascript_errors, _log_in, _wait
+from tests.browser.test_dashboard_browser import _csp_violations, _javascript_errors, _log_in, _wait
 from tests.browser.test_onboarding_browser import _submit
 
 pytestmark = dashboard_browser.pytestmark  # browser; skipped without Debian's chromium and chromedriver
@@ -174,3 +174,4 @@ def test_answer_the_surveys_as_author_and_reviewer_and_the_cards_change(live_ser
     # the two refusals' 400s are the only messages Chromium logged
     logged = _javascript_errors(browser)
     assert all("/surveys/" in m and "status of 400" in m for m in logged), logged
+    assert _csp_violations(browser) == []  # the survey pages satisfy the Content Security Policy

@@ -45,7 +45,7 @@ def test_with_urls_set_nothing_embedded_starts():
     state = Path(tempfile.mkdtemp(prefix="tf-set-"))
     result = _run_settings(
         DJANGO_DEBUG="false",
-        SECRET_KEY="x" * 50,
+        SECRET_KEY="x" * 25 + "abcde" * 5,  # strong enough: 50 characters, 6 distinct
         DATABASE_URL="postgresql://postgres@db.example:5432/tformance",
         REDIS_URL="redis://cache.example:6379/2",
         TFORMANCE_STATE_DIR=str(state),

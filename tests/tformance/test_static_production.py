@@ -52,6 +52,7 @@ def _production_env(static_root: Path) -> dict[str, str]:
         # This run's cache prefix: the autouse fixture clears it, the dev server never sees it.
         CACHE_KEY_PREFIX=settings.CACHES["default"]["KEY_PREFIX"],
         ALLOWED_HOSTS="127.0.0.1",
+        SECURE_SSL_REDIRECT="false",  # plain HTTP on loopback: no TLS proxy in front
         STATIC_ROOT=str(static_root),
     )
     return env
