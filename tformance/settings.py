@@ -35,6 +35,8 @@ if not DEBUG:
         )
 
 SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-tformance-development-only")
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])  # old keys: still verify signatures, decrypt tokens
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])  # empty: SECRET_KEY + fallbacks (fields.py)
 
 
 def secret_key_weakness(key: str) -> str | None:

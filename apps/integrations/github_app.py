@@ -39,7 +39,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.utils import timezone
 
-from apps.integrations.github import GitHubClient, InvalidToken, NotFound
+from apps.integrations.fields import UnreadableSecret, is_unreadable
+from apps.integrations.github import GitHubClient, GitHubError, InvalidToken, NotFound
 from apps.integrations.github_records import AppInstallation, InstallationToken
 from apps.integrations.models import GitHubIntegration
 
@@ -166,8 +167,21 @@ def exchange_token(*, app_id: int, private_key: str, installation_id: int) -> In
 # --- the credential of an integration ---------------------------------------------------------------
 
 
+UNREADABLE_TOKEN = "the stored token cannot be read with the current keys: enter it again"
+UNREADABLE_APP_KEY = "the stored GitHub App private key cannot be read with the current keys: connect the app again"
+
+
+class UnreadableCredential(UnreadableSecret, GitHubError):
+    """The integration's token or app key is stored under a key no longer configured (``fields``): only entering it
+    again fixes it, so the syncs record it and never retry. A ``GitHubError`` too: where a GitHub failure stops
+    a run (survey comments), this one does."""
+
+
 def has_credential(integration: GitHubIntegration | None) -> bool:
-    return integration is not None and (integration.uses_app or bool(integration.access_token))
+    """A token or an app is stored (readable or not: an unreadable one is reported by ``client_for``)."""
+    if integration is None:
+        return False
+    return integration.uses_app or bool(integration.access_token) or is_unreadable(integration.access_token)
 
 
 def integration_token(integration: GitHubIntegration, *, now: dt.datetime | None = None) -> str:
@@ -175,13 +189,18 @@ def integration_token(integration: GitHubIntegration, *, now: dt.datetime | None
 
     A token integration: its token. An app integration: its cached installation token while that has more than
     ``REFRESH_MARGIN`` left, else a new one (one exchange, one UPDATE; ``integration`` is updated in place).
+    ``UnreadableCredential`` when the token, or the app's key, cannot be decrypted with the configured keys.
     """
     if not integration.uses_app:
+        if is_unreadable(integration.access_token):
+            raise UnreadableCredential(UNREADABLE_TOKEN)
         return integration.access_token
     now = now or timezone.now()
     expires_at = integration.app_token_expires_at
     if integration.app_token and expires_at is not None and expires_at - now > REFRESH_MARGIN:
-        return integration.app_token
+        return integration.app_token  # an unreadable one is falsy: replaced by a new one below
+    if is_unreadable(integration.app_private_key):
+        raise UnreadableCredential(UNREADABLE_APP_KEY)
     fresh = exchange_token(
         app_id=integration.app_id, private_key=integration.app_private_key,
         installation_id=integration.app_installation_id,

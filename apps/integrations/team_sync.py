@@ -12,7 +12,9 @@ Errors, and what each leaves behind:
   was refused; enter a new one in settings") and ``TokenRefused`` is raised: never retried (a new
   token is the only fix; replacing it starts a sync). For a GitHub App, the refused installation token is
   dropped (``APP_TOKEN_REFUSED``: the next run asks for a new one); an app whose key or installation GitHub
-  refuses (``GitHubAppRefused``) fails the same way with the reason (``APP_REFUSED``).
+  refuses (``GitHubAppRefused``) fails the same way with the reason (``APP_REFUSED``). A token or app key that
+  the configured keys cannot decrypt (``github_app.UnreadableCredential``, after a key rotation) fails the same
+  way, never retried: "the stored token cannot be read with the current keys: enter it again".
 - **Rate limits**: every PR page carries GraphQL's ``rateLimit``. After a page is committed, when
   the budget left is below that page's cost the next page would not fit: the run stops there (the
   pages before are kept, the repository's resume cursor says where to go on) and ``RetryAt`` (a
@@ -39,6 +41,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from apps.integrations.fields import UnreadableSecret
 from apps.integrations.github import (
     GitHubClient,
     GitHubError,
@@ -122,6 +125,9 @@ def recording_status(team, kind: str):
     record_sync_state(team=team, kind=kind, state=State.RUNNING)
     try:
         yield
+    except UnreadableSecret as error:  # a key rotated without the old one: only entering it again helps
+        record_sync_state(team=team, kind=kind, state=State.FAILED, detail=str(error))
+        raise TokenRefused(str(error)) from error
     except (InvalidToken, TokenRefused) as error:
         if isinstance(error, InvalidToken) and forget_app_token(team):
             detail = APP_TOKEN_REFUSED
@@ -254,6 +260,9 @@ def sync_tracked_repository(team, repository_id: int, *, page_size: int = PR_PAG
         return {"outcome": "done", **result.as_dict()}
     except NotFound as error:
         return {"repository": repository.name_with_owner, "outcome": "not_found", "detail": str(error)}
+    except UnreadableSecret as error:
+        record_sync_state(team=team, kind=Kind.PULL_REQUESTS, state=State.FAILED, detail=str(error))
+        raise TokenRefused(str(error)) from error
     except InvalidToken as error:
         detail = APP_TOKEN_REFUSED if forget_app_token(team) else TOKEN_REFUSED
         record_sync_state(team=team, kind=Kind.PULL_REQUESTS, state=State.FAILED, detail=detail)

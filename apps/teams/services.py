@@ -52,8 +52,9 @@ def team_settings(team: Team) -> dict:
 
     - ``github``: ``{"organization", "token_set", "app_id", "app_installation_id", "copilot_synced_through", "id",
       "webhook_secret", "post_survey_comments", "survey_comments_enabled_at", "survey_comments_posted"}``
-      or None (``app_id`` set: it reads through a GitHub App installation instead of a token).
-      The token itself is never read, nor the app's key: they stay encrypted in the database.
+      or None (``app_id`` set: it reads through a GitHub App installation instead of a token), with
+      ``unreadable_secrets``' flags. The token and the app's key are decrypted only to tell whether they can be:
+      neither is returned.
     - ``memberships``: ``{"user__username", "user__email", "role", "created_at"}``, admins first, then by
       username.
     - ``invites``: the open ones (unused, unexpired), newest first, with ``created_by__username``.
@@ -71,7 +72,8 @@ def team_settings(team: Team) -> dict:
             survey_comments_posted=posted_comments_count(),
         )
         .values("id", "organization_slug", "token_set", "app_id", "app_installation_id", "copilot_synced_through",
-                "webhook_secret", "post_survey_comments", "survey_comments_enabled_at", "survey_comments_posted")
+                "webhook_secret", "post_survey_comments", "survey_comments_enabled_at", "survey_comments_posted",
+                "access_token", "app_private_key")  # read for unreadable_secrets only, never returned
         .first()
     )
     memberships = list(
@@ -111,6 +113,7 @@ def team_settings(team: Team) -> dict:
             "post_survey_comments": github["post_survey_comments"],
             "survey_comments_enabled_at": github["survey_comments_enabled_at"],
             "survey_comments_posted": github["survey_comments_posted"],
+            **unreadable_secrets(github),
         },
         "memberships": memberships,
         "invites": invites,
@@ -127,6 +130,24 @@ def team_settings(team: Team) -> dict:
             }
             for row in statuses
         ],
+    }
+
+
+UNREADABLE_LABELS = {"access_token": "access token", "app_private_key": "GitHub App private key",
+                     "webhook_secret": "webhook secret"}  # fmt: skip
+
+
+def unreadable_secrets(github: dict) -> dict:
+    """Which stored secrets the configured keys cannot decrypt (a key rotated without the old one kept):
+    ``unreadable`` (their names, for the page's message) and a flag per secret. Nothing secret is returned."""
+    from apps.integrations.fields import is_unreadable
+
+    flags = {name: is_unreadable(github[name]) for name in UNREADABLE_LABELS}
+    return {
+        "unreadable": [label for name, label in UNREADABLE_LABELS.items() if flags[name]],
+        "token_unreadable": flags["access_token"],
+        "app_key_unreadable": flags["app_private_key"],
+        "webhook_secret_unreadable": flags["webhook_secret"],
     }
 
 
