@@ -14,13 +14,14 @@ DEMO_GITHUB_PORT ?= 8765
 DEMO_GITHUB_ORG ?= acme
 DEMO_GITHUB_TOKEN ?= demo_token
 
-.PHONY: help install demo serve test unit-tests notebook-tests lint stop servers shell lab notebooks report bench
+.PHONY: help install demo serve serve-prod test unit-tests notebook-tests lint stop servers shell lab notebooks report bench
 
 help:
 	@echo "make demo    - install, start embedded servers, migrate, seed 50 members, serve on http://$(HOST):$(PORT)/"
 	@echo "              with the GitHub stand-in on :$(DEMO_GITHUB_PORT) (organisation $(DEMO_GITHUB_ORG), token $(DEMO_GITHUB_TOKEN))"
 	@echo "make test    - install and run the whole test suite"
 	@echo "make stop    - stop the embedded PostgreSQL and Redis"
+	@echo "make serve-prod - the production command (bin/serve-production: gunicorn) on the embedded servers, on http://$(HOST):$(PORT)/"
 	@echo "make lint    - ruff"
 	@echo "make lab     - JupyterLab on the tformance kernel (Django shell-plus), in notebooks/"
 	@echo "make notebooks - re-execute every notebook in place (outputs are committed)"
@@ -87,6 +88,24 @@ demo: install
 
 serve: install
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# Production mode for trying it out: bin/serve-production (migrations, collectstatic, gunicorn) with
+# DJANGO_DEBUG=false against the embedded servers, their URLs passed explicitly (production never starts
+# them itself), a strong SECRET_KEY kept in .tformance/secret_key (git-ignored, made once), plain HTTP on
+# loopback (no HTTPS redirect, cookies not Secure). Migrations are applied on start unless SERVE_PROD_MIGRATE=false.
+SERVE_PROD_MIGRATE ?= true
+
+serve-prod: install
+	@$(BIN)/python -m tformance.embedded start >/dev/null
+	@secret="$$($(BIN)/python -c 'from tformance import embedded; print(embedded.state_dir() / "secret_key")')"; \
+	test -s "$$secret" || (umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))' > "$$secret"); \
+	database_url="$$($(BIN)/python -c 'from tformance import embedded; print(embedded.postgres_url())')"; \
+	redis_url="$$($(BIN)/python -c 'from tformance import embedded; print(embedded.redis_url())')"; \
+	echo "Production mode on http://$(HOST):$(PORT)/ (gunicorn, DJANGO_DEBUG=false; health: /healthz, /readyz) -- Ctrl-C to stop"; \
+	DJANGO_DEBUG=false SECRET_KEY="$$(cat "$$secret")" ALLOWED_HOSTS=127.0.0.1,localhost \
+	  DATABASE_URL="$$database_url" REDIS_URL="$$redis_url" \
+	  SECURE_SSL_REDIRECT=false SESSION_COOKIE_SECURE=false CSRF_COOKIE_SECURE=false \
+	  TFORMANCE_MIGRATE_ON_START=$(SERVE_PROD_MIGRATE) GUNICORN_BIND=$(HOST):$(PORT) bin/serve-production
 
 lint: install
 	$(BIN)/ruff check .

@@ -33,6 +33,12 @@ if not DEBUG:
             + ("it" if len(missing) == 1 else "them")
             + " in the environment. Embedded servers are for development only."
         )
+    if env.bool("CELERY_TASK_ALWAYS_EAGER", default=False):
+        # The demo's setting: every task would run inside the web request that queued it (a sync for minutes).
+        raise ImproperlyConfigured(
+            "tformance refuses to start in production (DJANGO_DEBUG is false) with CELERY_TASK_ALWAYS_EAGER=true: "
+            "tasks would run inside web requests. Unset it and run `celery -A tformance worker`."
+        )
 
 SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-tformance-development-only")
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])  # old keys: still verify signatures, decrypt tokens
@@ -154,6 +160,13 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_U
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task leaves it for another
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Every task's time limits (seconds): soft raises SoftTimeLimitExceeded in the task (recorded as a failed sync),
+# hard kills the worker's child process. The team and repository syncs set longer ones of their own.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=5 * 60)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=6 * 60)
+# With acks_late, Redis hands an unacknowledged task to another worker after this many seconds: it must
+# outlast the longest retry countdown (an hour) and the longest task (30 min), or both would run.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 3600)}
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="tformance")
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

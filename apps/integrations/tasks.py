@@ -16,6 +16,15 @@ The team sync (``apps.integrations.team_sync`` holds the logic):
 - ``create_surveys_and_comments_task(team_id)``: what a webhook that stored a merge queues: surveys, then the
   survey comments on the PRs when the team asked for them.
 - ``start_team_sync(team_id)``: what the team pages call after connecting or replacing a token.
+
+In production (README, "Celery in production"): every task has Celery's soft and hard time limits
+(``CELERY_TASK_SOFT_TIME_LIMIT``/``CELERY_TASK_TIME_LIMIT``; the team, repository and Copilot syncs set longer ones
+below). ``acks_late`` is global (a task is acknowledged when it ends, so one whose worker died is delivered
+again); ``reject_on_worker_lost`` is set on the tasks that may safely run twice: every sync (upserts, and
+a Redis lock per team and per repository), the fan-outs (they only queue those) and the pruning. Not on
+``create_surveys_and_comments_task`` nor ``finish_pull_request_sync_task``: they post PR comments, which a
+second run could post again. A sync task that fails, or is stopped by a time limit, leaves its
+``SyncStatus`` ``failed`` with the reason (``SyncTask.on_failure``, ``sync_status.failure_detail``).
 """
 
 from __future__ import annotations
@@ -23,12 +32,13 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from celery import chord, shared_task
+from celery import Task, chord, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 
 from apps.integrations.github import GitHubError, GitHubUnavailable, RateLimited
-from apps.integrations.models import HAS_CREDENTIAL, GitHubIntegration
+from apps.integrations.models import HAS_CREDENTIAL, GitHubIntegration, SyncStatus
+from apps.integrations.sync_status import fail_running_statuses, failure_detail
 from tformance.celery import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -36,6 +46,30 @@ logger = logging.getLogger(__name__)
 MAX_RETRIES = 6
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_CAP_SECONDS = 3600
+COPILOT_SOFT_TIME_LIMIT = 15 * 60  # 28 days of reports, each a download, from a slow GitHub
+COPILOT_TIME_LIMIT = 17 * 60
+
+
+class SyncTask(Task):
+    """A task that syncs one team (``team_id`` its first argument) and keeps its ``sync_kinds`` statuses.
+
+    The sync records its own errors, soft time limit included; a hard time limit kills the process first,
+    and the worker's parent process then calls ``on_failure`` (Celery 5.3+ does it for hard limits too),
+    which marks the statuses the run left ``running`` as ``failed`` with the reason."""
+
+    sync_kinds: tuple[str, ...] = ()
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        team_id = args[0] if args else kwargs.get("team_id")
+        if team_id is None or not self.sync_kinds:
+            return
+        try:
+            fail_running_statuses(team_id=team_id, kinds=list(self.sync_kinds), detail=failure_detail(exc))
+        except Exception:  # the database may be why it failed: log, never break the worker
+            logger.exception("could not record the failure of %s for team %s", self.name, team_id)
+
+
+IDEMPOTENT = {"acks_late": True, "reject_on_worker_lost": True}  # acks_late is global; said again beside it
 
 
 def retry_countdown(error: Exception, retries: int) -> int:
@@ -45,7 +79,15 @@ def retry_countdown(error: Exception, retries: int) -> int:
     return min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**retries)
 
 
-@shared_task(bind=True, max_retries=MAX_RETRIES)
+@shared_task(
+    bind=True,
+    base=SyncTask,
+    sync_kinds=(SyncStatus.Kind.COPILOT,),
+    max_retries=MAX_RETRIES,
+    soft_time_limit=COPILOT_SOFT_TIME_LIMIT,
+    time_limit=COPILOT_TIME_LIMIT,
+    **IDEMPOTENT,
+)
 def sync_copilot_metrics_task(self, team_id: int) -> dict:
     """Sync one team's Copilot usage; retried on rate limits and GitHub outages."""
     from apps.integrations.copilot_service import sync_copilot_metrics
@@ -73,7 +115,7 @@ def sync_copilot_metrics_task(self, team_id: int) -> dict:
     return outcome
 
 
-@shared_task
+@shared_task(**IDEMPOTENT)
 def sync_all_copilot_metrics() -> int:
     """Fan out: one sync task per integration. Returns how many were enqueued."""
     team_ids = list(GitHubIntegration.objects.values_list("team_id", flat=True))
@@ -102,7 +144,15 @@ def _team(team_id: int):
     return Team.objects.filter(pk=team_id).first()
 
 
-@shared_task(bind=True, max_retries=MAX_RETRIES, soft_time_limit=TEAM_SOFT_TIME_LIMIT, time_limit=TEAM_TIME_LIMIT)
+@shared_task(
+    bind=True,
+    base=SyncTask,
+    sync_kinds=(SyncStatus.Kind.MEMBERS, SyncStatus.Kind.REPOSITORIES),
+    max_retries=MAX_RETRIES,
+    soft_time_limit=TEAM_SOFT_TIME_LIMIT,
+    time_limit=TEAM_TIME_LIMIT,
+    **IDEMPOTENT,
+)
 def sync_team_github_task(self, team_id: int) -> dict:
     """Members and the repository list now, then a chord of one task per tracked repository."""
     from apps.integrations import team_sync
@@ -136,9 +186,12 @@ def sync_team_github_task(self, team_id: int) -> dict:
 
 @shared_task(
     bind=True,
+    base=SyncTask,
+    sync_kinds=(SyncStatus.Kind.PULL_REQUESTS,),  # the chord's end never comes when one repository is killed
     max_retries=REPOSITORY_MAX_RETRIES,
     soft_time_limit=REPOSITORY_SOFT_TIME_LIMIT,
     time_limit=REPOSITORY_TIME_LIMIT,
+    **IDEMPOTENT,
 )
 def sync_repository_task(self, team_id: int, repository_id: int) -> dict:
     """One tracked repository's pull requests; always returns an outcome (see the module doc)."""
@@ -179,7 +232,7 @@ def finish_pull_request_sync_task(outcomes: list[dict], team_id: int) -> dict:
     return team_sync.finish_pull_requests(team, outcomes)
 
 
-@shared_task
+@shared_task(**IDEMPOTENT)
 def sync_all_github_task() -> int:
     """The daily fan-out: one team sync per team with a token or an app. Returns how many were enqueued."""
     team_ids = list(GitHubIntegration.objects.filter(HAS_CREDENTIAL).values_list("team_id", flat=True))
@@ -204,7 +257,7 @@ def create_surveys_and_comments_task(team_id: int) -> dict:
     return {"surveys": created.surveys, "survey_reviews": created.survey_reviews, "comments": comments.as_dict()}
 
 
-@shared_task
+@shared_task(**IDEMPOTENT)
 def prune_webhook_deliveries_task() -> int:
     """The daily beat entry: forget webhook deliveries too old to be replayed. Returns how many."""
     from apps.integrations.webhooks import prune_webhook_deliveries

@@ -57,7 +57,7 @@ from apps.integrations.models import HAS_CREDENTIAL, GitHubIntegration, SyncStat
 from apps.integrations.pr_sync import sync_repository
 from apps.integrations.repository_sync import set_tracked, store_repositories
 from apps.integrations.survey_comments import post_survey_comments
-from apps.integrations.sync_status import record_sync_state
+from apps.integrations.sync_status import failure_detail, record_sync_state
 from apps.metrics.models import TeamMember
 from apps.metrics.services.survey_service import create_surveys
 from apps.metrics.services.team_cache import bump_team_data_version
@@ -143,8 +143,8 @@ def recording_status(team, kind: str):
         retry = _as_retry(error)
         record_sync_state(team=team, kind=kind, state=State.RATE_LIMITED, detail=str(error), retry_at=retry.retry_at)
         raise retry from error
-    except Exception as error:
-        record_sync_state(team=team, kind=kind, state=State.FAILED, detail=f"{type(error).__name__}: {error}")
+    except Exception as error:  # SoftTimeLimitExceeded too: failure_detail names the time limit
+        record_sync_state(team=team, kind=kind, state=State.FAILED, detail=failure_detail(error))
         raise
 
 
