@@ -56,6 +56,7 @@ import hmac
 import json
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -124,8 +125,8 @@ class DeliveryResult:
 # --- the endpoint id ------------------------------------------------------------------------------
 
 
-def _id_digest(integration_id: int) -> str:
-    return salted_hmac(_ID_SALT, str(integration_id), algorithm="sha256").hexdigest()[:32]
+def _id_digest(integration_id: int, secret: str | None = None) -> str:
+    return salted_hmac(_ID_SALT, str(integration_id), secret=secret, algorithm="sha256").hexdigest()[:32]
 
 
 def webhook_id(integration: GitHubIntegration | int) -> str:
@@ -135,11 +136,15 @@ def webhook_id(integration: GitHubIntegration | int) -> str:
 
 
 def integration_id_of(value: str) -> int | None:
-    """The integration id behind an endpoint id, None when it is not one of ours (no database access)."""
+    """The integration id behind an endpoint id, None when it is not one of ours (no database access).
+
+    Signed with ``SECRET_KEY``; one signed with a key of ``SECRET_KEY_FALLBACKS`` still answers, so a rotated key
+    does not break the URL pasted into GitHub while the old key is kept (as Django's own signing does)."""
     pk, _, digest = value.partition(".")
     if not pk.isascii() or not pk.isdigit() or len(pk) > 18 or not digest.isascii():
         return None
-    return int(pk) if constant_time_compare(digest, _id_digest(int(pk))) else None
+    keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    return int(pk) if any(constant_time_compare(digest, _id_digest(int(pk), key)) for key in keys) else None
 
 
 @dataclass(frozen=True)

@@ -640,3 +640,16 @@ def test_the_webhook_url_tag_from_an_id_takes_no_statement(rf, integration):
     with assert_max_queries(0):
         page = template.render(Context({"integration_id": integration.pk, "request": rf.get("/")}))
     assert page == f"http://testserver{url_of(integration)}"
+
+
+def test_the_webhook_url_survives_a_secret_key_rotation_while_the_old_key_is_a_fallback(settings, integration):
+    from apps.integrations.webhooks import integration_id_of
+
+    endpoint = webhook_id(integration)  # the URL pasted into GitHub, signed with today's key
+    old_key = settings.SECRET_KEY
+    settings.SECRET_KEY = "a-new-secret-key-" + "x" * 40
+    settings.SECRET_KEY_FALLBACKS = [old_key]
+    assert integration_id_of(endpoint) == integration.pk
+    assert webhook_id(integration) != endpoint  # the settings page shows the new URL
+    settings.SECRET_KEY_FALLBACKS = []  # the old key dropped: the old URL is no longer ours
+    assert integration_id_of(endpoint) is None
