@@ -117,8 +117,8 @@ def test_readyz_names_redis_when_nothing_listens(client, settings):
 
 
 @pytest.fixture
-def hung_redis():
-    """A TCP port that accepts connections and never answers: Redis stopped mid-flight, as seen by a client."""
+def silent_port():
+    """A loopback TCP port that accepts connections and never answers: a hung server, as its clients see it."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
@@ -135,7 +135,7 @@ def hung_redis():
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    yield server.getsockname()[1]
     stop.set()
     thread.join()
     for conn in accepted:
@@ -144,8 +144,8 @@ def hung_redis():
 
 
 @pytest.mark.django_db
-def test_readyz_gives_up_on_a_hung_redis_within_its_timeout(client, settings, hung_redis):
-    settings.REDIS_URL = hung_redis
+def test_readyz_gives_up_on_a_hung_redis_within_its_timeout(client, settings, silent_port):
+    settings.REDIS_URL = f"redis://127.0.0.1:{silent_port}/0"
     started = time.perf_counter()
     response = client.get("/readyz")
     elapsed = time.perf_counter() - started

@@ -13,6 +13,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
 import time
 from http.client import HTTPConnection
 from pathlib import Path
@@ -30,6 +31,8 @@ from apps.integrations.sync_status import record_sync_state
 from apps.integrations.tasks import sync_copilot_metrics_task, sync_repository_task
 from apps.teams.factories import MembershipFactory, TeamFactory, UserFactory
 from apps.teams.models import Membership
+from tests.tformance.test_celery import _worker_env
+from tests.tformance.test_health import silent_port  # noqa: F401, F811 - a fixture
 from tests.tformance.test_static_production import _Browser, _production_env
 
 REPO = Path(__file__).resolve().parents[2]
@@ -267,6 +270,44 @@ def test_a_sync_killed_by_the_hard_time_limit_shows_failed_with_the_limit(admin_
     rows = _sync_rows(page.content.decode())
     assert "Pull requests</td><td>Failed" in rows, rows
     assert f"stopped: the sync ran longer than its time limit ({limit} s)" in rows, rows
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_past_the_soft_time_limit_leaves_a_failed_sync(admin_client, silent_port):  # noqa: F811
+    # A GitHub that accepts and never answers (the client would wait 30 s), a task given 1 s (hard 5 s): the
+    # prefork worker signals its child, SoftTimeLimitExceeded interrupts the read inside the sync, which
+    # records it. (Celery schedules the hard limit only once the soft one has fired: see the next test.)
+    integration = GitHubIntegrationFactory(organization_slug="acme")
+    queue = f"test-{os.getpid()}-{time.monotonic_ns()}"
+    command = [
+        sys.executable, "-m", "celery", "-A", "tformance", "worker", "-Q", queue, "--pool", "prefork",
+        "--concurrency", "1", "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
+    env = _worker_env(queue, f"http://127.0.0.1:{silent_port}")
+    worker = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        started = time.monotonic()
+        result = sync_copilot_metrics_task.apply_async(
+            args=[integration.team_id], queue=queue, soft_time_limit=1, time_limit=5
+        )
+        result.get(timeout=60, propagate=False)
+        assert isinstance(result.result, SoftTimeLimitExceeded), result.result
+        status = None
+        while time.monotonic() - started < 90:  # on_failure runs just after the result is stored
+            status = SyncStatus.objects.filter(team_id=integration.team_id, kind=SyncStatus.Kind.COPILOT).first()
+            if status and status.state == SyncStatus.State.FAILED:
+                break
+            time.sleep(0.1)
+        print(f"soft time limit (1 s): failed status {time.monotonic() - started:.1f} s after sending")
+    finally:
+        worker.terminate()
+        output, _ = worker.communicate(timeout=60)
+    assert status is not None and status.state == SyncStatus.State.FAILED, output
+    assert "Soft time limit (1" in output, output
+    page = admin_client(integration.team).get(reverse("teams:settings", args=[integration.team.slug]))
+    rows = _sync_rows(page.content.decode())
+    assert "Copilot usage</td><td>Failed" in rows, rows
+    assert "stopped: the sync ran longer than its time limit" in rows, rows
 
 
 def test_time_limits_and_redelivery_are_configured():
