@@ -103,14 +103,29 @@ DATABASES["default"]["OPTIONS"]["options"] = " ".join(
         ],
     )
 )
+# A PostgreSQL that does not answer fails a connection attempt after this many seconds (libpq's
+# minimum is 2), in the pool's background worker or, without a pool, in the request.
+DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2))
 if env.bool("DATABASE_POOL", default=True):
     # psycopg's pool: connections are reused across requests instead of opened per request.
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN", default=1),
         "max_size": env.int("DATABASE_POOL_MAX", default=8),
-        "timeout": 10,
+        # How long a request waits for a connection: with PostgreSQL down it then answers 503
+        # (tformance.middleware.DatabaseUnavailableMiddleware). A Celery worker, which has no one
+        # waiting on it, can be started with a longer one (DATABASE_POOL_TIMEOUT=10).
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=1.5),
+        # While PostgreSQL is down the pool retries connecting with a doubling delay (1, 2, 4, ... s): after
+        # a minute's outage its next try could come a minute after PostgreSQL is back. Giving up a series
+        # after this many seconds lets the next request start a fresh one at once: recovery within seconds.
+        "reconnect_timeout": env.float("DATABASE_POOL_RECONNECT_TIMEOUT", default=5),
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Each pooled connection is checked (an empty query) before a request gets it, so a connection
+    # left over from before a PostgreSQL restart is replaced instead of failing the request. Django
+    # passes the pool check=ConnectionPool.check_connection when this is on (and refuses "check" in
+    # OPTIONS["pool"]: it sets that argument itself).
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 # --- Redis ---------------------------------------------------------------------------------
 
@@ -134,6 +149,11 @@ def _celery_redis_url(url: str) -> str:
     return f"redis+socket://{parsed.path}?virtual_host={db}"
 
 
+# A slow or hung Redis costs a request at most one short socket timeout: the first failure opens a
+# circuit breaker and the cache is skipped (reads miss and come from the database) for the cool-down
+# (tformance/resilient_cache.py). One log line per outage, logger tformance.cache.
+CACHE_SOCKET_TIMEOUT = env.float("CACHE_SOCKET_TIMEOUT", default=0.25)
+CACHE_BREAKER_COOLDOWN = env.float("CACHE_BREAKER_COOLDOWN", default=30)
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
@@ -142,16 +162,18 @@ CACHES = {
         "TIMEOUT": 300,
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
-            # An outage degrades to computing from the database; the error is logged.
+            "REDIS_CLIENT_CLASS": "tformance.resilient_cache.CircuitBreakerRedis",
+            "REDIS_CLIENT_KWARGS": {"circuit_breaker_cooldown": CACHE_BREAKER_COOLDOWN},
+            # An outage degrades to computing from the database.
             "IGNORE_EXCEPTIONS": True,
-            "SOCKET_CONNECT_TIMEOUT": 2,
-            "SOCKET_TIMEOUT": 2,
+            "SOCKET_CONNECT_TIMEOUT": CACHE_SOCKET_TIMEOUT,
+            "SOCKET_TIMEOUT": CACHE_SOCKET_TIMEOUT,
         },
     }
 }
 DJANGO_REDIS_IGNORE_EXCEPTIONS = True
-DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
-DJANGO_REDIS_LOGGER = "tformance.cache"  # an outage is logged here, and reads fall back to the database
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False  # the breaker logs once per outage, not a traceback per command
+DJANGO_REDIS_LOGGER = "tformance.cache"
 
 # --- Celery (broker and results on the same Redis) -----------------------------------------
 
@@ -222,6 +244,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     # Static files from the app itself (production has no other server for them), before sessions.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # PostgreSQL unreachable anywhere below (sessions, auth, views): 503 + Retry-After, not a 500. Above the
+    # first middleware that reads the database, below those whose headers the 503 should still carry.
+    "tformance.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

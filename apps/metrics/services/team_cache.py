@@ -4,8 +4,12 @@ Every cache key of a team's figures carries the team's data version. Services th
 team's data (sync, aggregation, imports) call ``bump_team_data_version`` after they commit, so
 the next read misses and recomputes; the old keys simply expire (5 minutes).
 
-The cache is Redis (django-redis, errors swallowed and logged): when Redis is down, reads miss,
-figures are computed from the database, and nothing fails.
+The cache is Redis (django-redis, errors swallowed) behind a circuit breaker (tformance/resilient_cache.py):
+when Redis is down or hung, the first command waits one short socket timeout, then the cache is skipped
+for the cool-down. Reads miss (the version reads as 0) and figures are computed from the database; bumps
+are skipped, so a change written during the outage does not reach figures cached before it: once Redis
+answers again they may be served up to ``KEY_METRICS_TIMEOUT`` (5 minutes) stale, until they expire.
+Nothing fails.
 """
 
 from __future__ import annotations
