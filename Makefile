@@ -14,7 +14,7 @@ DEMO_GITHUB_PORT ?= 8765
 DEMO_GITHUB_ORG ?= acme
 DEMO_GITHUB_TOKEN ?= demo_token
 
-.PHONY: help install demo serve serve-prod test unit-tests notebook-tests lint stop servers shell lab notebooks report bench
+.PHONY: help install demo serve serve-prod test unit-tests notebook-tests lint stop servers shell lab notebooks report bench load
 
 help:
 	@echo "make demo    - install, start embedded servers, migrate, seed 50 members, serve on http://$(HOST):$(PORT)/"
@@ -27,6 +27,7 @@ help:
 	@echo "make notebooks - re-execute every notebook in place (outputs are committed)"
 	@echo "make report  - perf_bench --quick, execute every notebook, write reports/index.html"
 	@echo "make bench   - perf_bench at the default size (50 teams x 200 members, 1M PRs)"
+	@echo "make load    - load_test: gunicorn on loopback, 200 members, 1/4/16 clients; writes reports/load.json"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -145,6 +146,9 @@ report: install
 
 bench: install
 	$(BIN)/python manage.py perf_bench
+
+load: install
+	$(BIN)/python manage.py load_test
 
 shell: install
 	$(BIN)/python manage.py shell_plus

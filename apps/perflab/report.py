@@ -188,8 +188,49 @@ def render_budgets(bench: dict | None) -> str:
     return f"{render_verdict(bench)}<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def render_index(entries: list[NotebookEntry], bench: dict | None = None) -> str:
+LOAD_FILES = (("load.json", "Load test"), ("load-redis-hung.json", "Load test with Redis hung (SIGSTOP)"))
+
+
+def render_load(load: dict) -> str:
+    """A load_test report (reports/load.json): the server, every budget's verdict, then each endpoint and level."""
+    from apps.perflab.load import HEADER
+
+    server = (
+        f"<p>load_test, {html.escape(load['mode'])} {html.escape(load['scale'])} run ({load['seconds']} s): "
+        f"gunicorn with {load['workers']} workers x {load['threads']} threads, pool maximum {load['pool_max']}, "
+        f"{load['dataset']['members']} members; the most PostgreSQL connections seen: "
+        f"<b>{load['max_pg_connections']}</b>.</p>"
+    )
+    verdicts = "".join(
+        f"<li>{html.escape(b['name'])}: {html.escape(b['figure'])} against {html.escape(b['budget'])}: "
+        f"<b>{'holds' if b['holds'] else 'MISSED' if b['gated'] else 'missed (reported)'}</b></li>"
+        for b in load["budgets"]
+    )
+    header = "".join(f"<th>{html.escape(name)}</th>" for name in HEADER)
+
+    def ms(value):
+        return "–" if value is None else f"{value:,.1f}"
+
+    body = "".join(
+        "<tr>" + "".join(
+            f"<td>{html.escape(str(v))}</td>"
+            for v in (
+                level["endpoint"], level["clients"], level["requests"], f"{level['requests_per_second']:,.1f}",
+                ms(level["p50_ms"]), ms(level["p95_ms"]), ms(level["p99_ms"]), level["errors"],
+                level["max_pg_connections"],
+            )
+        ) + "</tr>"
+        for level in load["levels"]
+    )
+    return f"{server}<ul>{verdicts}</ul><table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_index(entries: list[NotebookEntry], bench: dict | None = None, loads: dict | None = None) -> str:
+    """``loads``: title -> a load_test report, each shown in a section of its own after the budgets."""
     sections = [f"<section><h2>Budgets</h2>{render_budgets(bench)}</section>"]
+    sections += [
+        f"<section><h2>{html.escape(title)}</h2>{render_load(load)}</section>" for title, load in (loads or {}).items()
+    ]
     for entry in entries:
         chart = (
             f'<img alt="chart of {html.escape(entry.title)}" src="data:image/png;base64,{entry.first_chart_png}">'
@@ -249,8 +290,11 @@ def build_report(
         log(f"{len(paths)} notebook{'' if len(paths) == 1 else 's'} executed in {clock() - started_all:.1f} s")
     bench_file = out_dir / "bench.json"
     bench = json.loads(bench_file.read_text()) if bench_file.exists() else None
+    loads = {
+        title: json.loads((out_dir / name).read_text()) for name, title in LOAD_FILES if (out_dir / name).exists()
+    }
     index = out_dir / "index.html"
-    index.write_text(render_index(entries, bench), encoding="utf-8")
+    index.write_text(render_index(entries, bench, loads), encoding="utf-8")
     log(f"wrote {index}")
     return index
 
