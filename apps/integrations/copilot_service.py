@@ -143,7 +143,7 @@ def sync_copilot_metrics(
 
     user_days = [parse_user_day(record, source=source) for f in to_store for source, record in f.sourced_records()]
     last_day = max(day for day, _ in fetched)
-    members = _members_by_login(team, {user_day.login.lower() for user_day in user_days})
+    members = members_by_login(team, {user_day.login.lower() for user_day in user_days})
     rows, unknown = _rows(team, user_days, members)
     with transaction.atomic(savepoint=False):
         if rows:
@@ -190,7 +190,7 @@ def _fetch(
     return fetched, missing
 
 
-def _members_by_login(team, logins: set[str]) -> dict[str, int]:
+def members_by_login(team, logins: set[str]) -> dict[str, int]:
     """Member ids by lower-cased login: one statement, on the ``(team, lower(github_username))`` index."""
     if not logins:
         return {}

@@ -30,7 +30,7 @@ from apps.perflab import baselines, floors
 from apps.perflab.capture import capture_queries
 from apps.perflab.datagen import DatasetSpec, generate
 from apps.perflab.planner import POSTGRES_DEFAULTS, planner_settings
-from apps.perflab.timing import compare, measure
+from apps.perflab.timing import DifferentAnswers, compare, measure, ms_text
 
 END_DATE = dt.date(2026, 3, 31)
 RANGE = (dt.date(2026, 3, 2), END_DATE)  # the dashboard's default: the last 30 days
@@ -121,7 +121,7 @@ class Row:
         if self.time_ok is False:
             if len(self.time_attempts) > 1:
                 return f"{figure} missed {_count(len(self.time_attempts))}: {values} against {self.time_budget}"
-            measured = values or (f"median {_ms(self.median_ms)}" if self.median_ms is not None else "")
+            measured = values or (f"median {ms_text(self.median_ms)}" if self.median_ms is not None else "")
             return f"{figure} {measured} against {self.time_budget}".replace("  ", " ")
         if len(self.time_attempts) > 1:
             return f"{figure} {values} against {self.time_budget}"  # missed, then held when measured again
@@ -252,7 +252,7 @@ class Report:
         for row in self.rows:
             lines.append(
                 f"{row.path:<34} {row.size:<18} {_text(row.statements):>6} {row.statement_budget:<14} "
-                f"{_ms(row.median_ms):>10} {row.time_budget:<16} {_times(row.speedup):>8} "
+                f"{ms_text(row.median_ms):>10} {row.time_budget:<16} {_times(row.speedup):>8} "
                 f"{_times(row.floor_ratio):>7}  {row.verdict}"
             )
         return "\n".join(lines)
@@ -260,10 +260,6 @@ class Report:
 
 def _text(value) -> str:
     return "-" if value is None else str(value)
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f} ms"
 
 
 def _times(value: float | None) -> str:
@@ -332,15 +328,11 @@ def _statements(fn: Callable[[], Any]) -> tuple[int, Any]:
     return capture.count, answer
 
 
-class DifferentAnswer(AssertionError):
-    """A fix and its baseline (or floor) disagreed on the benchmark's data."""
-
-
 def _same(path: str, *answers) -> None:
     first = answers[0]
     for other in answers[1:]:
         if other != first:
-            raise DifferentAnswer(f"{path}: the fix and its reference answer differently")
+            raise DifferentAnswers(f"{path}: the fix and its reference answer differently")
 
 
 # --- data -------------------------------------------------------------------------------------
@@ -613,11 +605,10 @@ def bench_copilot_adoption(team, size: str, repeat: int, period: tuple[dt.date, 
 
 
 def bench_export(team, rows_expected: int, log: Callable[[str], None] = _silent) -> Row:
-    from apps.metrics.services.pr_list_service import export_rows
-    from apps.metrics.views.pr_list_views import _csv_chunks
+    from apps.metrics.services.pr_list_service import csv_chunks, export_rows
 
     def stream() -> int:
-        return sum(len(chunk) for chunk in _csv_chunks(export_rows(team)))
+        return sum(len(chunk) for chunk in csv_chunks(export_rows(team)))
 
     with capture_queries(call_sites=False) as capture:
         stream()
@@ -816,7 +807,7 @@ def bench_pr_sync(prs: int, baseline_prs: int, repositories: int = 1) -> list[Ro
 
     side = prsync.experiment(baseline_prs)
     if not side.same_rows:
-        raise DifferentAnswer("PR sync: the shipped sync and the baseline stored different rows")
+        raise DifferentAnswers("PR sync: the shipped sync and the baseline stored different rows")
     big = prsync.experiment(prs, repositories=repositories, baseline=False) if prs != baseline_prs else side
     shipped, naive = side.shipped, side.baseline
     statement_ratio = naive.statements / max(shipped.statements, 1)

@@ -165,7 +165,7 @@ def explain(
     transaction usable. Raises ExplainError (a DatabaseError) when PostgreSQL rejects the statement.
     """
     sql, params = _sql_and_params(query, params, using)
-    with _rolled_back(using):
+    with rolled_back(using):
         raw = _run_explain(sql, params, analyze=analyze, using=using)
     return parse_plan(raw, sql)
 
@@ -207,7 +207,7 @@ def what_if(
     """
     sql, params = _sql_and_params(query, params, using)
     statements = [_create_index_sql(spec, using) for spec in indexes]
-    with _rolled_back(using):
+    with rolled_back(using):
         before = parse_plan(_run_explain(sql, params, analyze=True, using=using), sql)
         _check_deferred_constraints_now(using)
         created = _create_indexes(statements, using)
@@ -273,9 +273,16 @@ def _format_number(value: float | int | None) -> str:
 
 
 @contextmanager
-def _rolled_back(using: str) -> Iterator[None]:
-    """An atomic block that is always rolled back: a savepoint inside an open transaction, else a transaction."""
+def rolled_back(using: str = "default", *, constraints_immediate: bool = False) -> Iterator[None]:
+    """An atomic block that is always rolled back: a savepoint inside an open transaction, else a transaction.
+
+    ``constraints_immediate``: check deferred constraints at once (``SET CONSTRAINTS ALL IMMEDIATE``):
+    pending deferred foreign-key checks would make CREATE/DROP INDEX refuse to run in the block.
+    """
     with transaction.atomic(using=using):
+        if constraints_immediate:
+            with connections[using].cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         yield
         transaction.set_rollback(True, using=using)
 

@@ -34,7 +34,6 @@ from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from django.core.paginator import Paginator
 from django.db import connection, connections, transaction
 from django.db.models import Index, Model
 from django.db.models.functions import Lower
@@ -43,7 +42,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from apps.perflab import datagen
 from apps.perflab.capture import capture_queries
-from apps.perflab.explain import Plan, explain
+from apps.perflab.explain import Plan, explain, rolled_back
 from apps.perflab.timing import measure
 
 PR_TABLE = "metrics_pullrequest"
@@ -195,19 +194,9 @@ def invalid_indexes() -> list[str]:
 
 
 @contextlib.contextmanager
-def _rolled_back() -> Iterator[None]:
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            # Pending deferred FK checks would make CREATE/DROP INDEX refuse to run in this transaction.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        yield
-        transaction.set_rollback(True)
-
-
-@contextlib.contextmanager
 def temporary_indexes(indexes: Sequence[IndexDefinition], *, analyze: bool = False) -> Iterator[None]:
     """The indexes exist inside the block, in a transaction that is rolled back (writers wait meanwhile)."""
-    with _rolled_back():
+    with rolled_back(constraints_immediate=True):
         with connection.cursor() as cursor:
             for index in indexes:
                 cursor.execute(index.create_sql())
@@ -220,7 +209,7 @@ def temporary_indexes(indexes: Sequence[IndexDefinition], *, analyze: bool = Fal
 @contextlib.contextmanager
 def without_indexes(names: Sequence[str]) -> Iterator[None]:
     """The named indexes are gone inside the block, in a transaction that is rolled back."""
-    with _rolled_back():
+    with rolled_back(constraints_immediate=True):
         with connection.cursor() as cursor:
             for name in names:
                 cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
@@ -274,7 +263,7 @@ class Statement:
 
 def _selects(operation: Callable[[], object]) -> list[tuple[str, tuple]]:
     """The SELECT statements ``operation`` sends, in order; anything it writes is rolled back."""
-    with _rolled_back(), capture_queries(call_sites=False) as capture:
+    with rolled_back(constraints_immediate=True), capture_queries(call_sites=False) as capture:
         operation()
     return [(q.sql, tuple(q.params or ())) for q in capture.queries if q.sql.lstrip().upper().startswith("SELECT")]
 
@@ -290,21 +279,19 @@ def shipped_statements(
     from apps.integrations import copilot_service
     from apps.metrics.models import TeamMember
     from apps.metrics.services import aggregation_service, chart_service, dashboard_service, pr_list_service
-    from apps.metrics.views.pr_list_views import PAGE_SIZE
 
     if logins is None:
         members = TeamMember.objects.filter(team=team).exclude(github_username="")
         logins = list(members.annotate(login=Lower("github_username")).values_list("login", flat=True))
 
     def pr_list_page():
-        prs = pr_list_service.filter_pull_requests(team, start=start, end=end).select_related("author")
-        return list(Paginator(prs, PAGE_SIZE).get_page(1).object_list)
+        return list(pr_list_service.pull_request_page(team, start=start, end=end).object_list)
 
     (key_metrics, ratings) = _selects(lambda: dashboard_service.compute_key_metrics(team, [(start, end)]))
     breakdown = _selects(lambda: dashboard_service.get_team_breakdown(team, start, end))[0]  # the members
     (chart,) = _selects(lambda: chart_service.weekly_cycle_time(team, start, end))
     (count, page) = _selects(pr_list_page)
-    (lookup,) = _selects(lambda: copilot_service._members_by_login(team, set(logins)))
+    (lookup,) = _selects(lambda: copilot_service.members_by_login(team, set(logins)))
     weekly = _selects(lambda: aggregation_service.aggregate_team_weekly_metrics(team, week))[0]  # the members
     member_team = column_index(MEMBER_TABLE, "team_id")
     found = [

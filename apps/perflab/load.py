@@ -41,9 +41,8 @@ from urllib.parse import quote
 import httpx
 
 from apps.perflab.bench import END_DATE, RANGE
+from apps.perflab.report import REPO_DIR, REPORTS_DIR
 
-REPO_DIR = Path(__file__).resolve().parents[2]
-REPORTS_DIR = REPO_DIR / "reports"
 APPLICATION_NAME = "tformance-load"  # the server's connections, told apart from ours in pg_stat_activity
 USERNAME = "load"
 P99_BUDGET_MS = 1000.0

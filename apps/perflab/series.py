@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from apps.perflab import datagen
 from apps.perflab.capture import capture_queries
-from apps.perflab.timing import measure
+from apps.perflab.timing import DifferentAnswers, measure
 
 # A variant gets what ``datagen.generate`` returned and gives back the operation to measure.
 VariantFactory = Callable[[Any], Callable[[], Any]]
@@ -34,10 +34,6 @@ SERIES_COLUMNS = [
     "python_ms",
     "same_answer",
 ]
-
-
-class DifferentAnswers(AssertionError):
-    """Two variants of one operation returned different results on the same data."""
 
 
 def reset_generated_data() -> None:

@@ -17,8 +17,17 @@ import numpy as np
 from apps.perflab.capture import capture_queries
 
 
-def _ms(seconds: float) -> float:
+def milliseconds(seconds: float) -> float:
     return seconds * 1000
+
+
+def ms_text(value: float | None) -> str:
+    """A time in milliseconds as the lab's tables print it: ``12.34 ms``, or ``-`` when there is none."""
+    return "-" if value is None else f"{value:.2f} ms"
+
+
+class DifferentAnswers(AssertionError):
+    """Two variants of one operation (a fix and its baseline, or its floor) answered differently on the same data."""
 
 
 @dataclass(frozen=True)
@@ -36,24 +45,24 @@ class Timing:
 
     @property
     def median_ms(self) -> float:
-        return _ms(statistics.median(self.wall))
+        return milliseconds(statistics.median(self.wall))
 
     @property
     def p95_ms(self) -> float:
-        return _ms(float(np.percentile(self.wall, 95)))
+        return milliseconds(float(np.percentile(self.wall, 95)))
 
     @property
     def min_ms(self) -> float:
-        return _ms(min(self.wall))
+        return milliseconds(min(self.wall))
 
     @property
     def db_median_ms(self) -> float:
-        return _ms(statistics.median(self.database))
+        return milliseconds(statistics.median(self.database))
 
     @property
     def python_median_ms(self) -> float:
         """Median of (wall - database) per run: time spent outside the database driver."""
-        return _ms(statistics.median(w - d for w, d in zip(self.wall, self.database, strict=True)))
+        return milliseconds(statistics.median(w - d for w, d in zip(self.wall, self.database, strict=True)))
 
     @property
     def statements_per_run(self) -> int:
@@ -124,11 +133,6 @@ class Comparison:
     @property
     def median_ratio(self) -> float:
         return statistics.median(self.ratios)
-
-    @property
-    def speedup(self) -> float:
-        """How many times faster B is than A (A = baseline, B = fix)."""
-        return self.median_ratio
 
     def as_dict(self) -> dict[str, Any]:
         return {"a": self.a.as_dict(), "b": self.b.as_dict(), "median_ratio": round(self.median_ratio, 3)}

@@ -240,7 +240,7 @@ def test_the_member_page_rows_compare_the_service_with_the_baseline_and_count_th
     assert [r.statements for r in service] == [4, 4] and all(r.statements_ok for r in service)
     assert [r.statements for r in page] == [7, 7] and all(r.statements_ok for r in page)  # + session, user, team
     assert page[0].extra["service_statements"] == 4
-    # the same answer as the per-week loop (else DifferentAnswer), whose statements grow with the weeks
+    # the same answer as the per-week loop (else DifferentAnswers), whose statements grow with the weeks
     assert service[0].baseline_statements > 2 * 6 and service[1].baseline_statements > 8 * 6
     assert service[1].baseline_statements - service[0].baseline_statements >= 6 * 6  # 6 more per week at least
     assert all(r.speedup and r.median_ms and r.baseline_median_ms for r in service)

@@ -73,7 +73,7 @@ def week_bounds(week_start: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return range_bounds(week_start, week_start + dt.timedelta(days=6))
 
 
-def _active_members_with_pr_figures(team_id: int, lower: dt.datetime, upper: dt.datetime):
+def active_members_with_pr_figures(team_id: int, lower: dt.datetime, upper: dt.datetime):
     merged_in_week = Q(
         pull_requests__team_id=team_id,
         pull_requests__state=PullRequest.State.MERGED,
@@ -102,7 +102,7 @@ def _active_members_with_pr_figures(team_id: int, lower: dt.datetime, upper: dt.
     )
 
 
-def _commits_by_author(team_id: int, lower: dt.datetime, upper: dt.datetime):
+def commits_by_author(team_id: int, lower: dt.datetime, upper: dt.datetime):
     return (
         Commit.objects.filter(team_id=team_id, committed_at__gte=lower, committed_at__lt=upper, author__isnull=False)
         .order_by()
@@ -111,7 +111,7 @@ def _commits_by_author(team_id: int, lower: dt.datetime, upper: dt.datetime):
     )
 
 
-def _survey_reviews_by_pr_author(team_id: int, lower: dt.datetime, upper: dt.datetime):
+def survey_reviews_by_pr_author(team_id: int, lower: dt.datetime, upper: dt.datetime):
     # Many reviews per PR: joined into the members' statement they would inflate every PR figure.
     return (
         PRSurveyReview.objects.filter(
@@ -132,9 +132,9 @@ def _survey_reviews_by_pr_author(team_id: int, lower: dt.datetime, upper: dt.dat
 
 
 _WEEK_PARAMETERS = {"team_id": int, "lower": dt.datetime, "upper": dt.datetime}
-_ACTIVE_MEMBERS_WITH_PR_FIGURES = CompiledQuery(_active_members_with_pr_figures, **_WEEK_PARAMETERS)
-_COMMITS_BY_AUTHOR = CompiledQuery(_commits_by_author, **_WEEK_PARAMETERS)
-_SURVEY_REVIEWS_BY_PR_AUTHOR = CompiledQuery(_survey_reviews_by_pr_author, **_WEEK_PARAMETERS)
+ACTIVE_MEMBERS_WITH_PR_FIGURES = CompiledQuery(active_members_with_pr_figures, **_WEEK_PARAMETERS)
+COMMITS_BY_AUTHOR = CompiledQuery(commits_by_author, **_WEEK_PARAMETERS)
+SURVEY_REVIEWS_BY_PR_AUTHOR = CompiledQuery(survey_reviews_by_pr_author, **_WEEK_PARAMETERS)
 
 
 def aggregate_team_weekly_metrics(team: Team, week_start: dt.date) -> int:
@@ -165,9 +165,9 @@ def _write_week(team_id: int, week_start: dt.date) -> int:
     """The week's four statements and the cache bump on commit; the caller holds the transaction."""
     lower, upper = week_bounds(week_start)
     week = {"team_id": team_id, "lower": lower, "upper": upper}
-    members = _ACTIVE_MEMBERS_WITH_PR_FIGURES.rows(**week)
-    commits = {row["author_id"]: row["commits"] for row in _COMMITS_BY_AUTHOR.rows(**week)}
-    reviews = {row["author_id"]: row for row in _SURVEY_REVIEWS_BY_PR_AUTHOR.rows(**week)}
+    members = ACTIVE_MEMBERS_WITH_PR_FIGURES.rows(**week)
+    commits = {row["author_id"]: row["commits"] for row in COMMITS_BY_AUTHOR.rows(**week)}
+    reviews = {row["author_id"]: row for row in SURVEY_REVIEWS_BY_PR_AUTHOR.rows(**week)}
     rows = [_weekly_row(team_id, week_start, member, commits, reviews) for member in members]
     WeeklyMetrics.objects.bulk_create(
         rows,

@@ -126,9 +126,6 @@ class SizeBucket:
             condition &= Q(lines_changed__lt=self.upper)
         return condition
 
-    def holds(self, lines_changed: int) -> bool:
-        return lines_changed >= self.lower and (self.upper is None or lines_changed < self.upper)
-
 
 SIZE_BUCKETS = (
     SizeBucket("XS", 0, 10),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
+from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 
@@ -153,6 +155,18 @@ def filter_pull_requests(
     return prs.order_by(f"-{field}", "-id")
 
 
+PAGE_SIZE = 50  # PRs on a page of the list
+
+
+def pull_request_page(team, page_number: int = 1, **filters) -> Page:
+    """One page of the PR list: ``PAGE_SIZE`` of ``filter_pull_requests(team, **filters)``, authors joined.
+
+    Past the last page, the last page. Two statements when read: the count, then the page's rows.
+    """
+    prs = filter_pull_requests(team, **filters).select_related("author")
+    return Paginator(prs, PAGE_SIZE).get_page(page_number)
+
+
 def team_authors(team) -> QuerySet[TeamMember]:
     """The team's members as author choices (id, name, active), ordered by name: one statement."""
     return TeamMember.objects.filter(team=team).only("id", "display_name", "is_active").order_by("display_name", "id")
@@ -185,3 +199,26 @@ def _stream_rows(rows) -> Iterator[list[str]]:
         values[_CREATED] = isoformat_of_postgres_text(values[_CREATED])
         values[_MERGED] = isoformat_of_postgres_text(values[_MERGED])
         yield format_export_row(*values)
+
+
+CSV_LINES_PER_CHUNK = 500  # one write to the client per 500 lines, not per line
+
+
+class _Echo:
+    """A file-like object whose ``write`` hands the line back: csv.writer then returns each line."""
+
+    def write(self, line: str) -> str:
+        return line
+
+
+def csv_chunks(rows: Iterable[list[str]], lines_per_chunk: int = CSV_LINES_PER_CHUNK) -> Iterator[str]:
+    """``rows`` as CSV text, ``lines_per_chunk`` lines a chunk: what the export streams to the client."""
+    writer = csv.writer(_Echo())
+    batch: list[str] = []
+    for row in rows:
+        batch.append(writer.writerow(row))
+        if len(batch) >= lines_per_chunk:
+            yield "".join(batch)
+            batch.clear()
+    if batch:
+        yield "".join(batch)

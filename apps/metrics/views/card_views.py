@@ -164,9 +164,10 @@ def card(spec: CardSpec, current: dict, previous: dict, *, comparable: bool, uni
     }
 
 
-def cards_context(team, date_range: DateRange) -> dict:
-    """The key-metric cards: one ``get_key_metrics_comparison`` (2 statements cold, 0 warm)."""
-    comparison = get_key_metrics_comparison(team, date_range.start, date_range.end)
+def cards_context(team, date_range: DateRange, *, read=get_key_metrics_comparison) -> dict:
+    """The key-metric cards: one ``get_key_metrics_comparison`` (2 statements cold, 0 warm), or ``read``,
+    a function of ``(team, start, end)`` that answers alike."""
+    comparison = read(team, date_range.start, date_range.end)
     current, previous = comparison["current"], comparison["previous"]
     comparable = previous["prs_merged"] > 0
     return {
@@ -175,9 +176,9 @@ def cards_context(team, date_range: DateRange) -> dict:
     }
 
 
-def copilot_context(team, date_range: DateRange) -> dict:
-    """Copilot adoption's cards and per-member figures: one ``get_copilot_adoption`` (2 cold, 0 warm)."""
-    adoption = get_copilot_adoption(team, date_range.start, date_range.end)
+def copilot_context(team, date_range: DateRange, *, read=get_copilot_adoption) -> dict:
+    """Copilot adoption's cards and per-member figures: one ``get_copilot_adoption`` (2 cold, 0 warm), or ``read``."""
+    adoption = read(team, date_range.start, date_range.end)
     current, previous = adoption["current"], adoption["previous"]
     comparable = bool(previous["suggestions_shown"] or previous["chat_interactions"])
     members_unit = f"of {current['active_members']}"
@@ -205,9 +206,10 @@ IMPACT_FIGURES = (
 )
 
 
-def ai_impact_context(team, date_range: DateRange) -> dict:
-    """AI impact as a table: a row per figure, per group its median, 75th percentile and count (1 cold, 0 warm)."""
-    impact = get_ai_impact(team, date_range.start, date_range.end)
+def ai_impact_context(team, date_range: DateRange, *, read=get_ai_impact) -> dict:
+    """AI impact as a table: a row per figure, per group its median, 75th percentile and count (1 cold, 0 warm);
+    ``read`` is ``get_ai_impact`` unless given."""
+    impact = read(team, date_range.start, date_range.end)
     return {
         "impact_groups": [{"key": key, "label": label, "prs": impact[key]["prs"]} for key, label in IMPACT_GROUPS],
         "impact_rows": [

@@ -10,20 +10,13 @@ beside the fields (the list page, its form showing what was sent), and the expor
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Iterator
-
-from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 
 from apps.metrics.pr_list_forms import PRListFilterForm
-from apps.metrics.services.pr_list_service import export_rows, filter_pull_requests
+from apps.metrics.services.pr_list_service import csv_chunks, export_rows, pull_request_page
 from apps.metrics.views.params import DateRange, InvalidParameter, parse_optional_int
 from apps.teams.services import get_team_for_user
-
-PAGE_SIZE = 50
-CSV_LINES_PER_CHUNK = 500  # one write to the client per 500 lines, not per line
 
 
 def _render_list(request, team, form, *, page=None):
@@ -54,28 +47,8 @@ def pr_list(request, team_slug: str):
         form.add_error(None, str(error))  # not a filter: said above the form
     if not form.is_valid():
         return _render_list(request, team, form)
-    prs = filter_pull_requests(team, **form.filters.service_kwargs()).select_related("author")
-    page = Paginator(prs, PAGE_SIZE).get_page(page_number)  # past the last page: the last page
+    page = pull_request_page(team, page_number, **form.filters.service_kwargs())  # past the last: the last
     return _render_list(request, team, form, page=page)
-
-
-class _Echo:
-    """A file-like object whose ``write`` hands the line back: csv.writer then returns each line."""
-
-    def write(self, line: str) -> str:
-        return line
-
-
-def _csv_chunks(rows: Iterable[list[str]], lines_per_chunk: int = CSV_LINES_PER_CHUNK) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    batch: list[str] = []
-    for row in rows:
-        batch.append(writer.writerow(row))
-        if len(batch) >= lines_per_chunk:
-            yield "".join(batch)
-            batch.clear()
-    if batch:
-        yield "".join(batch)
 
 
 def export_filename(team, date_range: DateRange) -> str:
@@ -89,6 +62,6 @@ def pr_list_export(request, team_slug: str):
         return _render_list(request, team, form)
     filters = form.filters
     rows = export_rows(team, **filters.service_kwargs())  # nothing read yet: the rows stream out
-    response = StreamingHttpResponse(_csv_chunks(rows), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(csv_chunks(rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{export_filename(team, filters.range)}"'
     return response

@@ -21,7 +21,7 @@ from apps.perflab.capture import capture_queries
 from apps.perflab.testing import assert_constant_queries, assert_max_queries
 from apps.teams.factories import TeamFactory
 from apps.teams.models import Team
-from tests.metrics.services.test_dashboard_service import END, HISTORY_DAYS, START, _generated_team
+from tests.metrics.services.generated import END, HISTORY_DAYS, START, generated_team
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +53,7 @@ def test_one_statement_cold_at_both_sizes_and_none_warm():
     results = {}
 
     def prepare(size, warm=False):
-        team = _generated_team(size)
+        team = generated_team(size)
 
         def operation():
             results[size] = ai_impact_service.get_ai_impact(team, START, END)
@@ -96,7 +96,7 @@ def _ranges():
 
 @pytest.mark.parametrize("size", [5, 50])
 def test_equals_the_baseline_at_two_sizes(size):
-    team = _generated_team(size, seed=size)
+    team = generated_team(size, seed=size)
     _add_awkward_rows(team)
     merged = PullRequest.objects.filter(team=team, state="merged")
     assert merged.filter(survey__author_ai_assisted=True).exists()

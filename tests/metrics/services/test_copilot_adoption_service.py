@@ -18,7 +18,7 @@ from apps.perflab import baselines
 from apps.perflab.capture import capture_queries
 from apps.perflab.testing import assert_constant_queries, assert_max_queries
 from apps.teams.factories import TeamFactory
-from tests.metrics.services.test_dashboard_service import END, HISTORY_DAYS, START, _generated_team
+from tests.metrics.services.generated import END, HISTORY_DAYS, START, generated_team
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def test_two_statements_cold_at_both_sizes_and_none_warm():
     results = {}
 
     def prepare(size, warm=False):
-        team = _generated_team(size)
+        team = generated_team(size)
 
         def operation():
             results[size] = service.get_copilot_adoption(team, START, END)
@@ -57,7 +57,7 @@ def test_two_statements_cold_at_both_sizes_and_none_warm():
 def test_the_baseline_grows_with_the_team():
     counts = []
     for size in (3, 6):
-        team = _generated_team(size)
+        team = generated_team(size)
         with capture_queries() as capture:
             baselines.compute_copilot_adoption(team, START, END)
         counts.append(capture.count)
@@ -93,7 +93,7 @@ def _ranges():
 
 @pytest.mark.parametrize("size", [5, 40])
 def test_equals_the_baseline_at_two_sizes(size):
-    team = _generated_team(size, seed=size)
+    team = generated_team(size, seed=size)
     _add_awkward_rows(team)
     assert TeamMember.objects.filter(team=team, is_active=False).exists()
     for name, start, end in _ranges():

@@ -6,8 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.perflab.bench import run_bench
 from apps.perflab.notebook import create_isolated_database, drop_isolated_database
-
-REPORTS = Path(__file__).resolve().parents[4] / "reports"
+from apps.perflab.report import REPORTS_DIR
 
 
 class Command(BaseCommand):
@@ -26,7 +25,7 @@ class Command(BaseCommand):
             default="all",
             help="which budgets decide the exit status (CI: statements; times are reported, not gated)",
         )
-        parser.add_argument("--output", default=str(REPORTS / "bench.json"))
+        parser.add_argument("--output", default=str(REPORTS_DIR / "bench.json"))
 
     def handle(self, *args, quick=False, gate="all", output="", **options):
         original = create_isolated_database("tformance_bench")
