@@ -4,6 +4,9 @@ import os
 import pytest
 from django.core.cache import cache
 
+# The lab's N+1 guard on every test-client request (apps/perflab/pytest_guard.py); pytester for its own tests.
+pytest_plugins = ["pytester", "apps.perflab.pytest_guard"]
+
 RUN_ID = os.getpid()
 
 

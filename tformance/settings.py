@@ -260,6 +260,10 @@ MIDDLEWARE = [
     # Last, as axes asks: turns a locked-out login into the lockout page (HTTP 429).
     "axes.middleware.AxesMiddleware",
 ]
+if DEBUG and "apps.perflab" in INSTALLED_APPS:
+    # Development only: the lab's N+1 verdict appended to Server-Timing and logged (tformance.nplusone). First, so
+    # that it extends the header ServerTimingMiddleware sets and its capture covers sessions and auth too.
+    MIDDLEWARE.insert(0, "apps.perflab.middleware.NPlusOneMiddleware")
 
 ROOT_URLCONF = "tformance.urls"
 WSGI_APPLICATION = "tformance.wsgi.application"

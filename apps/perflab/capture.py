@@ -30,7 +30,7 @@ APPS_DIR = Path(__file__).resolve().parent.parent
 _INSTRUMENT_FILES = {
     str(Path(__file__).resolve().parent / name)
     for name in ("capture.py", "testing.py", "timing.py", "explain.py", "series.py", "plots.py", "notebook.py")
-}
+} | {str(Path(__file__).resolve().parent / name) for name in ("pytest_guard.py", "middleware.py")}
 _LIBRARY_MARKERS = ("site-packages", "dist-packages", f"{Path(sys.prefix)}/lib")
 
 
@@ -44,6 +44,19 @@ _ANY_ARRAY = re.compile(r"=\s*ANY\s*\(\s*\?\s*\)", re.IGNORECASE)
 _VALUES_ROWS = re.compile(r"\bVALUES\s*\([^()]*\)(?:\s*,\s*\([^()]*\))*", re.IGNORECASE)
 _SAVEPOINT_NAME = re.compile(r"\"?s\d+_x\d+\"?")
 _WHITESPACE = re.compile(r"\s+")
+
+
+_TRANSACTION_CONTROL = re.compile(r"^\s*(?:SAVEPOINT|RELEASE|ROLLBACK\s+TO)\b", re.IGNORECASE)
+
+
+def is_savepoint_statement(sql: str) -> bool:
+    """``SAVEPOINT``, ``RELEASE [SAVEPOINT]`` or ``ROLLBACK TO [SAVEPOINT]``: an ``atomic`` block's bookkeeping.
+
+    Inside a test's transaction every ``atomic`` adds such a pair that production (autocommit) does
+    not run, so statement counts and the N+1 verdict leave them out through this one helper
+    (``QueryCapture.without_savepoints()``).
+    """
+    return bool(_TRANSACTION_CONTROL.match(sql))
 
 
 def fingerprint(sql: str) -> str:
@@ -153,6 +166,20 @@ class QueryCapture:
         """The N+1 verdict: every fingerprint executed more than once."""
         return [g for g in self.groups() if g.count > 1]
 
+    def without_savepoints(self) -> QueryCapture:
+        """The same capture without ``SAVEPOINT``/``RELEASE``/``ROLLBACK TO`` (``is_savepoint_statement``).
+
+        A snapshot: statements recorded later do not appear in it. Its ``count``, ``repeated()`` and
+        ``report()`` are the app's own statements, as production runs them outside a test's transaction.
+        """
+        return self.where(lambda query: not is_savepoint_statement(query.sql))
+
+    def where(self, keep) -> QueryCapture:
+        """A snapshot holding only the statements for which ``keep(captured_query)`` is true."""
+        return QueryCapture(
+            alias=self.alias, with_call_sites=self.with_call_sites, queries=[q for q in self.queries if keep(q)]
+        )
+
     @property
     def has_n_plus_one(self) -> bool:
         return bool(self.repeated())
@@ -212,6 +239,37 @@ class QueryCapture:
                     many=many,
                 )
             )
+
+
+# --- the verdict for one request (the pytest guard and the development middleware) --------------
+
+# Read or written once per request by the session and axes (login throttling) middleware, never by the app's code.
+REQUEST_BOOKKEEPING_TABLES = ('"django_session"', '"axes_')
+
+
+def is_request_bookkeeping(sql: str) -> bool:
+    """A statement on the session or axes tables."""
+    return any(table in sql for table in REQUEST_BOOKKEEPING_TABLES)
+
+
+def repeated_in_request(capture: QueryCapture, *, max_repeats: int = 1) -> list[QueryGroup]:
+    """One request's N+1 verdict: the shapes executed more than ``max_repeats`` times, worst first.
+
+    ``max_repeats=1`` is ``repeated()``'s "more than once"; savepoints (``without_savepoints``) and the
+    session/axes statements (``is_request_bookkeeping``) are left out first.
+    """
+    relevant = capture.without_savepoints().where(lambda query: not is_request_bookkeeping(query.sql))
+    return [group for group in relevant.groups() if group.count > max_repeats]
+
+
+_SELECT_LIST = re.compile(r"^SELECT (?P<first>.+?), .+? FROM ", re.DOTALL)
+
+
+def compact_shape(shape: str, limit: int = 300) -> str:
+    """A fingerprint short enough to read in a message: a long column list becomes its first column and ``…``."""
+    if len(shape) > limit:
+        shape = _SELECT_LIST.sub(lambda m: f"SELECT {m['first']}, … FROM ", shape, count=1)
+    return _shorten(shape, limit)
 
 
 def _html_row(group: QueryGroup) -> str:

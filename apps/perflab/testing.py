@@ -30,6 +30,29 @@ def assert_max_queries(limit: int, using: str = "default") -> Iterator[QueryCapt
         raise QueryBudgetExceeded(f"expected at most {limit} statements, got {capture.count}\n{_explain(capture)}")
 
 
+class QueryCountDiffers(AssertionError):
+    """Not the exact number of statements the path is known to run."""
+
+
+@contextmanager
+def assert_num_queries(expected: int, using: str = "default") -> Iterator[QueryCapture]:
+    """Fail unless the block runs exactly ``expected`` statements, SAVEPOINT/RELEASE left out.
+
+    The savepoints are those a test's transaction turns each ``atomic`` into; production (autocommit) runs
+    none, so the count left is production's. They are left out by ``QueryCapture.without_savepoints()``,
+    the one helper for that (use it on ``assert_constant_queries``' captures too). The capture yielded
+    holds every statement, savepoints included.
+    """
+    with capture_queries(using) as capture:
+        yield capture
+    counted = capture.without_savepoints()
+    if counted.count != expected:
+        raise QueryCountDiffers(
+            f"expected exactly {expected} statements (SAVEPOINT/RELEASE left out), got {counted.count}\n"
+            f"{_explain(capture)}"
+        )
+
+
 def assert_constant_queries(
     prepare: Callable[[int], Callable[[], Any]],
     sizes: Sequence[int] = (5, 50),

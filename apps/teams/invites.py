@@ -104,12 +104,14 @@ def _claim(invite_id: int, user) -> Invite:
     return Invite.objects.select_related("team").get(pk=invite_id)
 
 
-def join_with_invite(*, token: str, user) -> Team:
+def join_with_invite(*, token: str, user, resolved: Invite | None = None) -> Team:
     """The signed-in ``user`` joins the invite's team as a member, using the invite up.
 
-    ``AlreadyMember`` (and the invite stays unused) when they belong to the team already.
+    ``AlreadyMember`` (and the invite stays unused) when they belong to the team already. ``resolved``: the
+    ``resolve_invite(token)`` the caller already has (the view), so the invite is not read twice; the claim
+    checks again, in its ``UPDATE``, that it is still unused and unexpired.
     """
-    invite = resolve_invite(token)
+    invite = resolved if resolved is not None else resolve_invite(token)
     try:
         with transaction.atomic():
             claimed = _claim(invite.pk, user)
@@ -119,13 +121,13 @@ def join_with_invite(*, token: str, user) -> Team:
     return claimed.team
 
 
-def sign_up_with_invite(*, token: str, username: str, password: str):
+def sign_up_with_invite(*, token: str, username: str, password: str, resolved: Invite | None = None):
     """A new account (``password`` already validated by the caller) that joins the invite's team.
 
     Account, use of the invite and membership are one transaction: refused, none of them exists.
-    Returns the user.
+    Returns the user. ``resolved``: as for ``join_with_invite``.
     """
-    invite = resolve_invite(token)
+    invite = resolved if resolved is not None else resolve_invite(token)
     try:
         with transaction.atomic():
             user = get_user_model().objects.create_user(username=username, password=password)

@@ -368,7 +368,7 @@ def _join(request, token: str, found):
         context = {"invite": found, "team": found.team, "member": is_member(request.user, found.team)}
         return render(request, "teams/invite_join.html", context)
     try:
-        team = invite_service.join_with_invite(token=token, user=request.user)
+        team = invite_service.join_with_invite(token=token, user=request.user, resolved=found)
     except invite_service.AlreadyMember as already:  # the invite stays unused
         return redirect("metrics:dashboard", already.team.slug)
     return redirect("metrics:dashboard", team.slug)
@@ -382,7 +382,10 @@ def _sign_up(request, token: str, found):
         return _sign_up_page(request, token, found, form, status=400)
     try:
         user = invite_service.sign_up_with_invite(
-            token=token, username=form.cleaned_data["username"], password=form.cleaned_data["password1"]
+            token=token,
+            username=form.cleaned_data["username"],
+            password=form.cleaned_data["password1"],
+            resolved=found,
         )
     except invite_service.UsernameTaken:
         form.add_error("username", "A user with that username already exists.")

@@ -61,6 +61,10 @@ def test_every_registered_model_of_our_apps_is_covered():
 
 
 @pytest.mark.django_db
+@pytest.mark.allow_repeats(
+    "Django's admin: a changelist runs its COUNT twice (the page's count and the full count), a change page reads "
+    "the object's team and user again for its title and form widgets"
+)
 @pytest.mark.parametrize("model", _our_registered_models(), ids=lambda m: m._meta.label)
 def test_changelist_query_count_does_not_grow_with_rows(admin_client_logged_in, model):
     client = admin_client_logged_in
@@ -91,6 +95,10 @@ def test_changelist_query_count_does_not_grow_with_rows(admin_client_logged_in, 
 
 
 @pytest.mark.django_db
+@pytest.mark.allow_repeats(
+    "Django's admin: a changelist runs its COUNT twice (the page's count and the full count), a change page reads "
+    "the object's team and user again for its title and form widgets"
+)
 @pytest.mark.parametrize("model", _our_registered_models(), ids=lambda m: m._meta.label)
 def test_change_page_opens(admin_client_logged_in, model):
     obj = FACTORY_OF[model]()
@@ -99,6 +107,10 @@ def test_change_page_opens(admin_client_logged_in, model):
 
 
 @pytest.mark.django_db
+@pytest.mark.allow_repeats(
+    "Django's admin: a changelist runs its COUNT twice (the page's count and the full count), a change page reads "
+    "the object's team and user again for its title and form widgets"
+)
 def test_integration_change_page_never_shows_the_token(admin_client_logged_in):
     integration = GitHubIntegrationFactory(access_token="ghp_NeverShowThisToken")
     url = reverse("admin:integrations_githubintegration_change", args=[integration.pk])
