@@ -17,7 +17,7 @@ from apps.integrations.tasks import create_surveys_and_comments_task
 from apps.metrics.factories import PRReviewFactory, PullRequestFactory, TeamMemberFactory
 from apps.metrics.models import PRSurvey, PRSurveyReview
 from apps.metrics.services.survey_service import SURVEY_OPEN_FOR, create_surveys
-from apps.perflab.testing import assert_constant_queries, assert_max_queries
+from apps.perflab.testing import assert_constant_queries, assert_num_queries
 from apps.teams.factories import TeamFactory
 
 TOKEN = "ghp_surveycomments00000000000000000000000"
@@ -65,7 +65,7 @@ def merged_pr(team, repository: str, number: int, merged_at: dt.datetime, **fiel
 def test_with_the_setting_off_nothing_is_posted(stub):
     team = surveyed_team(stub, 3, enabled=False)
     stub.reset_log()
-    with assert_max_queries(1):  # the setting's lookup, nothing else
+    with assert_num_queries(1):  # the setting's lookup, nothing else
         result = post_survey_comments(team)
     assert result.stopped == "off" and result.posted == 0
     assert stub.comments() == [] and stub.request_count == 0
@@ -110,7 +110,7 @@ def test_a_second_run_posts_nothing_more(stub):
     team = surveyed_team(stub, 3)
     assert post_survey_comments(team).posted == 3
     stub.reset_log()
-    with assert_max_queries(2):  # the setting, and the claim that finds nothing
+    with assert_num_queries(2):  # the setting, and the claim that finds nothing
         again = post_survey_comments(team)
     assert (again.posted, again.failed) == (0, 0)
     assert stub.request_count == 0 and len(stub.comments()) == 3

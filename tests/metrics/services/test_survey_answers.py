@@ -13,7 +13,7 @@ from apps.metrics.factories import PRSurveyFactory, PRSurveyReviewFactory, PullR
 from apps.metrics.models import PRSurvey, PRSurveyReview, TeamMember
 from apps.metrics.services import survey_service as service
 from apps.metrics.services.team_cache import team_data_version
-from apps.perflab.testing import assert_max_queries
+from apps.perflab.testing import assert_max_queries, assert_num_queries
 from apps.teams.factories import MembershipFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -72,7 +72,7 @@ def test_tokens_round_trip_for_the_author_and_each_reviewer(world):
 
 def test_reading_a_link_is_one_statement_and_a_forged_one_none(world):
     token = service.survey_link_token(world["survey"], world["bob_review"])
-    with assert_max_queries(1):
+    with assert_num_queries(1):
         service.read_survey_link(token)
     with assert_max_queries(0), pytest.raises(service.SurveyLinkInvalid):
         service.read_survey_link(token[:-2] + "xx")
@@ -243,9 +243,9 @@ def test_a_bad_rating_is_refused_before_any_statement(world, quality):
 def test_each_answer_is_one_statement_whatever_the_reviews(world, reviews):
     for _ in range(reviews - 2):
         PRSurveyReviewFactory(survey=world["survey"], ai_guess=True, quality_rating=2, guess_correct=None)
-    with assert_max_queries(1):
+    with assert_num_queries(1):
         assert service.answer_as_author(world["survey"], ai_assisted=True) == reviews
-    with assert_max_queries(1):
+    with assert_num_queries(1):
         service.answer_as_reviewer(world["bob_review"], quality=2, ai_guess=False)
     assert PRSurveyReview.objects.filter(survey=world["survey"], ai_guess=True, guess_correct=True).count() == (
         reviews - 2
@@ -311,7 +311,7 @@ def test_open_surveys_lists_only_the_users_open_unanswered_ones(world):
     pr = PullRequestFactory(team=world["platform"], author=world["bob"], title="Bob's PR")
     bobs = PRSurveyFactory(pull_request=pr, author_ai_assisted=None, author_responded_at=None)
     PRSurveyReviewFactory(survey=bobs, reviewer=world["ada"], quality_rating=None, ai_guess=None, responded_at=None)
-    with assert_max_queries(1):
+    with assert_num_queries(1):
         rows = service.open_surveys_for_user(grace)
     assert [(row["role"], row["title"]) for row in rows] == [("author", "Faster builds"), ("reviewer", "Bob's PR")]
     assert all(row["team_id"] == world["platform"].id for row in rows)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from apps.metrics.factories import PRSurveyFactory, PRSurveyReviewFactory, PullRequestFactory, TeamMemberFactory
 from apps.metrics.models import PRSurvey, PRSurveyReview, TeamMember
 from apps.metrics.services import survey_service as service
-from apps.perflab.testing import assert_max_queries
+from apps.perflab.testing import assert_num_queries
 from apps.teams.factories import MembershipFactory, TeamFactory, UserFactory
 from tests.test_hostile_input import HOSTILE_VALUES
 
@@ -120,9 +120,9 @@ def test_a_post_without_the_csrf_token_is_refused(world):
 def test_answering_takes_few_statements(client, world):
     url = reviewer_url(world)
     client.get(url)
-    with assert_max_queries(2):  # the link, the answer
+    with assert_num_queries(2):  # the link, the answer
         assert client.post(url, {"quality": "2", "ai_guess": "yes"}).status_code == 302
-    with assert_max_queries(1):
+    with assert_num_queries(1):
         assert client.get(url).status_code == 200
 
 
@@ -298,6 +298,6 @@ def test_the_home_page_statements_do_not_grow_with_open_surveys(client, world, s
         PRSurveyFactory(pull_request=pr, author_ai_assisted=None, author_responded_at=None)
     client.force_login(grace)
     # session, user, the teams (one), the open surveys (one): the list adds one statement, whatever its length
-    with assert_max_queries(4):
+    with assert_num_queries(4):
         body = client.get("/").content.decode()
     assert body.count('href="/surveys/') == surveys + 1  # Bob's PRs, and Ada's PR he reviewed
