@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
+import logging
 import os
 import re
 import uuid
@@ -120,6 +121,9 @@ def setup_notebook(name: str, *, seed: bool = True, **spec_fields) -> NotebookLa
     from apps.perflab import datagen
 
     original = create_isolated_database(database)
+    # The notebooks reproduce N+1s on purpose (the audited pages): the development middleware's warnings
+    # (NPlusOneMiddleware, DEBUG on) would reach stderr, which nbval compares. Its verdict stays in Server-Timing.
+    logging.getLogger("tformance.nplusone").setLevel(logging.ERROR)
     lab = NotebookLab(name=name, database=database, original_database=original)
     if seed:
         lab.spec = datagen.DatasetSpec(**{"end_date": NOTEBOOK_END_DATE, **spec_fields})
