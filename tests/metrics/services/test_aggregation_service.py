@@ -24,9 +24,9 @@ from apps.metrics.services import aggregation_service
 from apps.metrics.services.aggregation_service import FIGURE_FIELDS, aggregate_team_weekly_metrics
 from apps.metrics.services.team_cache import team_data_version
 from apps.perflab import baselines
-from apps.perflab.datagen import DatasetSpec, generate
 from apps.perflab.testing import assert_constant_queries, assert_num_queries
 from apps.teams.models import Team
+from tests.metrics.services.generated import generated_teams
 
 pytestmark = pytest.mark.django_db
 
@@ -36,20 +36,10 @@ FIRST_WEEK = dt.date(2026, 2, 16)
 BUSY_WEEK = dt.date(2026, 3, 16)
 # a week before the history and one after it (no activity), and every week in between
 WEEKS = [FIRST_WEEK + dt.timedelta(weeks=n) for n in range(-1, 7)]
-_prefixes = itertools.count(1)
 
 
 def _generated_teams(members: int, *, teams: int = 1, seed: int = 11, prs_per_member: int = 6) -> list[Team]:
-    spec = DatasetSpec(
-        teams=teams,
-        members_per_team=members,
-        prs_per_member=prs_per_member,
-        days=HISTORY_DAYS,
-        seed=seed,
-        end_date=END,
-        team_slug_prefix=f"agg{next(_prefixes)}",
-    )
-    return list(Team.objects.filter(id__in=generate(spec, progress=False).team_ids).order_by("id"))
+    return generated_teams(members, teams=teams, seed=seed, prs_per_member=prs_per_member, days=HISTORY_DAYS, end=END)
 
 
 def _at(day: dt.date, hour: int = 12, minute: int = 0, second: int = 0) -> dt.datetime:
