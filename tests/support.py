@@ -82,3 +82,21 @@ def subprocess_database_url() -> str:
     if db["HOST"].startswith("/"):
         return f"postgresql://{credentials}@/{db['NAME']}?host={quote(db['HOST'], safe='/')}"
     return f"postgresql://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def worker_env(queue: str, github_url: str) -> dict:
+    """The environment of a Celery worker (or a server) started for a test: this run's database and Redis,
+    its own queue, the GitHub stand-in's URL, no connection pool."""
+    import os
+
+    from django.conf import settings
+
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL"}}
+    env["DATABASE_URL"] = subprocess_database_url()
+    env.update(
+        REDIS_URL=settings.REDIS_URL,
+        CELERY_TASK_DEFAULT_QUEUE=queue,
+        GITHUB_API_URL=github_url,
+        DATABASE_POOL="false",
+    )
+    return env

@@ -1,6 +1,6 @@
 """The metrics tasks: Monday's fan-out catches every team up through the last complete week, in capped runs.
 
-The fan-out's enqueue-on-commit is covered in tests/tformance/test_celery.py; here the tasks run eagerly.
+The tasks run eagerly; the weekly fan-out's enqueueing is checked with ``apply_async`` replaced.
 """
 
 import datetime as dt
@@ -11,6 +11,7 @@ from apps.metrics.factories import TeamMemberFactory
 from apps.metrics.models import WeeklyMetrics
 from apps.metrics.services.aggregation_service import MAX_CATCH_UP_WEEKS, last_complete_week
 from apps.metrics.tasks import aggregate_all_teams_last_week, aggregate_team_weekly_metrics_task
+from apps.teams.factories import TeamFactory
 from apps.teams.models import Team
 
 pytestmark = pytest.mark.django_db
@@ -57,3 +58,12 @@ def test_a_long_catch_up_enqueues_itself_again_until_done(django_capture_on_comm
 
 def test_a_deleted_team_is_skipped():
     assert aggregate_team_weekly_metrics_task(987654321, last_complete_week().isoformat()) == 0
+
+
+def test_weekly_fan_out_targets_last_complete_week(django_capture_on_commit_callbacks, monkeypatch):
+    sent = []
+    monkeypatch.setattr(aggregate_team_weekly_metrics_task, "apply_async", lambda args, kwargs: sent.append(args))
+    team = TeamFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        aggregate_all_teams_last_week(today="2026-03-11")  # a Wednesday
+    assert sent == [(team.id, "2026-03-02")]

@@ -31,7 +31,7 @@ from apps.integrations.sync_status import record_sync_state
 from apps.integrations.tasks import sync_copilot_metrics_task, sync_repository_task
 from apps.teams.factories import MembershipFactory, TeamFactory, UserFactory
 from apps.teams.models import Membership
-from tests.tformance.test_celery import _worker_env
+from tests.support import worker_env
 from tests.tformance.test_health import silent_port  # noqa: F401, F811 - a fixture
 from tests.tformance.test_static_production import _Browser, _production_env
 
@@ -283,7 +283,7 @@ def test_a_real_worker_past_the_soft_time_limit_leaves_a_failed_sync(admin_clien
         sys.executable, "-m", "celery", "-A", "tformance", "worker", "-Q", queue, "--pool", "prefork",
         "--concurrency", "1", "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
     ]  # fmt: skip
-    env = _worker_env(queue, f"http://127.0.0.1:{silent_port}")
+    env = worker_env(queue, f"http://127.0.0.1:{silent_port}")
     worker = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         started = time.monotonic()
