@@ -1,4 +1,5 @@
-"""The PR export service: the pre-fix export's rows, in its order, from ONE statement however many."""
+"""The PR export service: the pre-fix export's rows, in its order, from ONE statement however many; the CSV
+chunks it streams as; the list's pages."""
 
 import datetime as dt
 from decimal import Decimal
@@ -6,10 +7,17 @@ from decimal import Decimal
 import pytest
 
 from apps.metrics.factories import PullRequestFactory, TeamMemberFactory
-from apps.metrics.services.pr_list_service import EXPORT_HEADER, export_rows, team_authors
+from apps.metrics.services.pr_list_service import (
+    EXPORT_HEADER,
+    PAGE_SIZE,
+    csv_chunks,
+    export_rows,
+    pull_request_page,
+    team_authors,
+)
 from apps.perflab import baselines
 from apps.perflab.capture import capture_queries
-from apps.perflab.testing import assert_constant_queries
+from apps.perflab.testing import assert_constant_queries, assert_num_queries
 from apps.teams.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db
@@ -157,3 +165,23 @@ def test_team_authors_are_the_teams_members_by_name(varied_team):
     team, ada, eve = varied_team
     names = [member.display_name for member in team_authors(team)]
     assert names == sorted(names) and len(names) == 3
+
+
+def test_csv_chunks_hold_lines_per_chunk_lines_and_quote_as_csv():
+    rows = [["a", "b,c"], ['say "hi"', ""], ["x", "y"]]
+    assert list(csv_chunks(rows, lines_per_chunk=2)) == ['a,"b,c"\r\n"say ""hi""",\r\n', "x,y\r\n"]
+    assert list(csv_chunks([], lines_per_chunk=2)) == []
+
+
+def test_a_page_is_page_size_prs_newest_first_and_past_the_last_page_the_last():
+    team = TeamFactory()
+    author = TeamMemberFactory(team=team)
+    for hours in range(PAGE_SIZE + 3):
+        _pr(team, hours=hours, author=author)
+    with assert_num_queries(2):  # the count, then the page's rows with their authors
+        first = pull_request_page(team)
+        assert [pr.author.display_name for pr in first.object_list] == [author.display_name] * PAGE_SIZE
+    assert first.paginator.count == PAGE_SIZE + 3
+    assert first.object_list[0].pr_created_at > first.object_list[1].pr_created_at
+    last = pull_request_page(team, 99, state="merged")
+    assert last.number == 2 and len(last.object_list) == 3
