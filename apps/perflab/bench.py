@@ -1166,8 +1166,11 @@ def statements_vs_baseline(report: Report, paths: tuple[str, ...] = NEW_READS):
 
 
 def run_bench(*, quick: bool, log: Callable[[str], None] = print, progress: bool = True) -> Report:
-    """Every budgeted path, measured; the request loggers are quiet meanwhile (the pages go through the test client)."""
-    with quiet_loggers():
+    """Every budgeted path, measured; the request loggers are quiet meanwhile (the pages go through the test client),
+    and the development N+1 middleware is off: pages are timed as production serves them."""
+    from django.test import override_settings
+
+    with quiet_loggers(), override_settings(NPLUSONE_CHECKS=False):
         return _run_bench(QUICK if quick else FULL, log, progress)
 
 

@@ -121,8 +121,12 @@ def setup_notebook(name: str, *, seed: bool = True, **spec_fields) -> NotebookLa
     from apps.perflab import datagen
 
     original = create_isolated_database(database)
-    # The notebooks reproduce N+1s on purpose (the audited pages): the development middleware's warnings
-    # (NPlusOneMiddleware, DEBUG on) would reach stderr, which nbval compares. Its verdict stays in Server-Timing.
+    # The notebooks reproduce N+1s on purpose (the audited pages) and time pages as production serves them: the
+    # development middleware (NPlusOneMiddleware, DEBUG on) is switched off, and its warnings kept off stderr, which
+    # nbval compares.
+    from django.conf import settings
+
+    settings.NPLUSONE_CHECKS = False
     logging.getLogger("tformance.nplusone").setLevel(logging.ERROR)
     lab = NotebookLab(name=name, database=database, original_database=original)
     if seed:

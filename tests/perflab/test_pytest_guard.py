@@ -203,7 +203,7 @@ def _through_middleware(view, rf, team):
 
 
 def test_the_middleware_extends_server_timing_and_logs_each_shape(rf, team, settings, caplog):
-    settings.DEBUG = True
+    settings.DEBUG, settings.NPLUSONE_CHECKS = True, True
     with caplog.at_level("WARNING", logger="tformance.nplusone"):
         response = _through_middleware(nplusone_views.get_loop, rf, team)
     header = response["Server-Timing"]
@@ -216,7 +216,7 @@ def test_the_middleware_extends_server_timing_and_logs_each_shape(rf, team, sett
 
 
 def test_the_middleware_says_so_when_nothing_repeats(rf, team, settings, caplog):
-    settings.DEBUG = True
+    settings.DEBUG, settings.NPLUSONE_CHECKS = True, True
     with caplog.at_level("WARNING", logger="tformance.nplusone"):
         response = _through_middleware(nplusone_views.clean, rf, team)
     assert response["Server-Timing"].endswith(', n1;desc="0 repeated shapes"')
@@ -224,6 +224,14 @@ def test_the_middleware_says_so_when_nothing_repeats(rf, team, settings, caplog)
 
 
 def test_the_middleware_does_nothing_without_debug(rf, team, caplog):
+    with caplog.at_level("WARNING", logger="tformance.nplusone"):
+        response = _through_middleware(nplusone_views.get_loop, rf, team)
+    assert "n1;" not in response["Server-Timing"] and caplog.records == []
+
+
+def test_the_middleware_is_off_while_the_lab_measures(rf, team, settings, caplog):
+    """perf_bench and the notebooks set NPLUSONE_CHECKS off: pages timed as production serves them."""
+    settings.DEBUG, settings.NPLUSONE_CHECKS = True, False
     with caplog.at_level("WARNING", logger="tformance.nplusone"):
         response = _through_middleware(nplusone_views.get_loop, rf, team)
     assert "n1;" not in response["Server-Timing"] and caplog.records == []
