@@ -284,7 +284,10 @@ def test_a_real_worker_past_the_soft_time_limit_leaves_a_failed_sync(admin_clien
         "--concurrency", "1", "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
     ]  # fmt: skip
     env = worker_env(queue, f"http://127.0.0.1:{silent_port}")
-    worker = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    worker = subprocess.Popen(  # its own session: a worker stuck in its warm shutdown is killed with its children
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+        start_new_session=True,
+    )
     try:
         started = time.monotonic()
         result = sync_copilot_metrics_task.apply_async(
@@ -302,7 +305,11 @@ def test_a_real_worker_past_the_soft_time_limit_leaves_a_failed_sync(admin_clien
         print(f"soft time limit (3 s): failed status {time.monotonic() - started:.1f} s after sending")
     finally:
         worker.terminate()
-        output, _ = worker.communicate(timeout=60)
+        try:
+            output, _ = worker.communicate(timeout=20)
+        except subprocess.TimeoutExpired:  # a warm shutdown that hangs (seen once in CI) is not this test's subject
+            os.killpg(worker.pid, signal.SIGKILL)
+            output, _ = worker.communicate(timeout=20)
     assert status is not None and status.state == SyncStatus.State.FAILED, output
     assert "Soft time limit (3" in output, output
     page = admin_client(integration.team).get(reverse("teams:settings", args=[integration.team.slug]))
