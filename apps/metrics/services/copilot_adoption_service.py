@@ -76,6 +76,11 @@ CARD_FIGURES = (
 )
 
 
+def used_copilot(figures: dict) -> bool:
+    """Any usage in a period's or a week's figures: a suggestion shown or a chat (the rule for "no data")."""
+    return bool(figures["suggestions_shown"] or figures["chat_interactions"])
+
+
 def _people(team_id: int):
     """The members every figure is about: active, not bots."""
     return TeamMember.objects.filter(team_id=team_id, is_active=True, is_bot=False)

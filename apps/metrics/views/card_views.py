@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from django.shortcuts import render
 
 from apps.metrics.services.ai_impact_service import get_ai_impact
-from apps.metrics.services.copilot_adoption_service import get_copilot_adoption
+from apps.metrics.services.copilot_adoption_service import get_copilot_adoption, used_copilot
 from apps.metrics.services.dashboard_service import change, get_key_metrics_comparison
 from apps.metrics.views.params import DateRange, fragment_error, team_and_range
 
@@ -180,7 +180,7 @@ def copilot_context(team, date_range: DateRange, *, read=get_copilot_adoption) -
     """Copilot adoption's cards and per-member figures: one ``get_copilot_adoption`` (2 cold, 0 warm), or ``read``."""
     adoption = read(team, date_range.start, date_range.end)
     current, previous = adoption["current"], adoption["previous"]
-    comparable = bool(previous["suggestions_shown"] or previous["chat_interactions"])
+    comparable = used_copilot(previous)
     members_unit = f"of {current['active_members']}"
     return {
         "copilot_cards": [
@@ -194,7 +194,7 @@ def copilot_context(team, date_range: DateRange, *, read=get_copilot_adoption) -
             for spec in COPILOT_CARDS
         ],
         "copilot_members": {member["member_id"]: member for member in adoption["members"]},
-        "copilot_has_data": any(week["suggestions_shown"] or week["chat_interactions"] for week in adoption["weekly"]),
+        "copilot_has_data": any(used_copilot(week) for week in adoption["weekly"]),
     }
 
 

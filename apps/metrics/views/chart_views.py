@@ -19,7 +19,7 @@ from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from apps.metrics.services import chart_service
-from apps.metrics.services.copilot_adoption_service import get_copilot_adoption
+from apps.metrics.services.copilot_adoption_service import get_copilot_adoption, used_copilot
 from apps.metrics.views.params import DateRange, fragment_error, json_error, team_and_range
 
 # --- charts -----------------------------------------------------------------------------------
@@ -84,10 +84,6 @@ def pr_size_figures(team, date_range: DateRange) -> dict:
     )
 
 
-def _used_copilot(week: dict) -> bool:
-    return bool(week["suggestions_shown"] or week["chat_interactions"])
-
-
 def copilot_users_figures(team, date_range: DateRange) -> dict:
     """Members shown Copilot suggestions each week, null in a week without any usage stored (as a week without a
     merge has no cycle time); from the cached Copilot adoption read: 0 statements warm."""
@@ -96,7 +92,7 @@ def copilot_users_figures(team, date_range: DateRange) -> dict:
         "Copilot users per week",
         date_range,
         [w["week"].isoformat() for w in weeks],
-        [("Copilot users", [w["active_users"] if _used_copilot(w) else None for w in weeks])],
+        [("Copilot users", [w["active_users"] if used_copilot(w) else None for w in weeks])],
         "users",
         lines_accepted=[w["lines_accepted"] for w in weeks],
     )
