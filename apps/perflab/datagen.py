@@ -218,13 +218,15 @@ class SeedResult:
         return sum(self.row_counts.values())
 
 
-def generate(spec: DatasetSpec, *, progress: bool = True) -> SeedResult:
-    """Write the dataset ``spec`` describes, all or nothing; progress bars go to stderr."""
+def generate(spec: DatasetSpec, *, progress: bool = True, analyze: bool = True) -> SeedResult:
+    """Write the dataset ``spec`` describes, all or nothing; progress bars go to stderr.
+
+    ``analyze=False`` leaves the planner's statistics as they were (notebook 11 makes them lie on purpose)."""
     started = time.perf_counter()
     with transaction.atomic():
         _refuse_existing_slugs(spec.team_slugs)
         tables = build_tables(spec, progress=progress)
-        first_ids, skipped = _load(tables, progress=progress)
+        first_ids, skipped = _load(tables, progress=progress, analyze=analyze)
     team_count = len(tables[Team]["slug"])
     return SeedResult(
         spec=spec,
@@ -957,7 +959,9 @@ def _row_count(table: Table) -> int:
 # --- loading ------------------------------------------------------------------------------------
 
 
-def _load(tables: dict[type[Model], Table], *, progress: bool) -> tuple[dict[type[Model], int], bool]:
+def _load(
+    tables: dict[type[Model], Table], *, progress: bool, analyze: bool = True
+) -> tuple[dict[type[Model], int], bool]:
     """COPY every table in dependency order; return each table's first id and whether FK
     trigger checks were skipped."""
     total = sum(_row_count(table) for table in tables.values())
@@ -977,7 +981,7 @@ def _load(tables: dict[type[Model], Table], *, progress: bool) -> tuple[dict[typ
                 copy_columns(psycopg_cursor, model._meta.db_table, columns, on_rows=bar.update)
         if previous_role is not None:
             cursor.execute("SELECT set_config('session_replication_role', %s, true)", [previous_role])
-        for model in LOAD_ORDER:
+        for model in LOAD_ORDER if analyze else ():
             # Fresh statistics, so that the plans measured right after seeding are the real ones.
             cursor.execute(f'ANALYZE "{model._meta.db_table}"')
     return first_ids, previous_role is not None

@@ -9,7 +9,8 @@ class AIUsageDaily(models.Model):
         COPILOT = "copilot", "GitHub Copilot"
         CURSOR = "cursor", "Cursor"
 
-    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="ai_usage")
+    # no team_id index of its own: the unique (team, member, date, source) leads with it (migration 0012)
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="ai_usage", db_index=False)
     member = models.ForeignKey("metrics.TeamMember", on_delete=models.CASCADE, related_name="ai_usage")
     date = models.DateField()
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.COPILOT)
@@ -42,7 +43,8 @@ class AIUsageDaily(models.Model):
 class WeeklyMetrics(models.Model):
     """Per-member figures for one ISO week, rebuilt idempotently by the aggregation service."""
 
-    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="weekly_metrics")
+    # the unique (team, member, week_start) leads with team_id (migration 0012)
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="weekly_metrics", db_index=False)
     member = models.ForeignKey("metrics.TeamMember", on_delete=models.CASCADE, related_name="weekly_metrics")
     week_start = models.DateField(help_text="The Monday the week starts on.")
     prs_merged = models.PositiveIntegerField(default=0)

@@ -90,7 +90,8 @@ class PRReview(models.Model):
         COMMENTED = "commented", "Commented"
         DISMISSED = "dismissed", "Dismissed"  # an approval or change request dismissed later (GitHub DISMISSED)
 
-    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="pr_reviews")
+    # the unique (team, github_review_id) leads with team_id (migration 0012)
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="pr_reviews", db_index=False)
     pull_request = models.ForeignKey(PullRequest, on_delete=models.CASCADE, related_name="reviews")
     reviewer = models.ForeignKey(
         "metrics.TeamMember", null=True, blank=True, on_delete=models.SET_NULL, related_name="reviews_given"
@@ -121,7 +122,8 @@ class PRReview(models.Model):
 
 
 class Commit(models.Model):
-    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="commits")
+    # (team, committed_at) and the unique (team, github_sha) lead with team_id: no index of its own (migration 0012)
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="commits", db_index=False)
     github_sha = models.CharField(max_length=40)
     github_repo = models.CharField(max_length=200)
     author = models.ForeignKey(
@@ -138,6 +140,9 @@ class Commit(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["team", "github_sha"], name="commit_unique_team_sha"),
         ]
+        # the weekly aggregation's commit count and the team's first commit: a team's commits in a time range
+        # (notebooks/11_index_health.ipynb weighs it)
+        indexes = [models.Index(fields=["team", "committed_at"], name="commit_team_committed_idx")]
 
     def __str__(self) -> str:
         return f"{self.github_repo}@{self.github_sha[:7]}"

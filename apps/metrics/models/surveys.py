@@ -39,7 +39,8 @@ class PRSurveyReview(models.Model):
     """A reviewer's rating of a surveyed PR (1 = poor .. 3 = great) and guess at AI assistance."""
 
     team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="pr_survey_reviews")
-    survey = models.ForeignKey(PRSurvey, on_delete=models.CASCADE, related_name="reviews")
+    # the unique (survey, reviewer) leads with survey_id (migration 0012)
+    survey = models.ForeignKey(PRSurvey, on_delete=models.CASCADE, related_name="reviews", db_index=False)
     reviewer = models.ForeignKey(
         "metrics.TeamMember", null=True, blank=True, on_delete=models.SET_NULL, related_name="survey_reviews"
     )
