@@ -32,7 +32,7 @@ from django.db import connection
 
 from apps.perflab import datagen
 from apps.perflab.explain import rolled_back
-from apps.perflab.indexes import IndexDefinition, Statement
+from apps.perflab.indexes import IndexDefinition, Statement, _selects, access_paths, rows_read, without_indexes
 from apps.perflab.pgcopy import copy_columns
 from apps.perflab.series import analyze_tables
 from apps.perflab.timing import measure
@@ -72,7 +72,7 @@ def flush_statistics() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute("SELECT current_setting('server_version_num')::int")
-        if cursor.fetchone()[0] >= 180000:
+        if cursor.fetchone()[0] >= 150000:
             cursor.execute("SELECT pg_stat_force_next_flush()")
 
 
@@ -351,3 +351,40 @@ def stale_plan_experiment(
             }
         )
     return pd.DataFrame(rows).set_index("statement")
+
+
+# --- the weekly aggregation's commit count ------------------------------------------------------------------
+
+COMMIT_TABLE = "metrics_commit"
+COMMIT_INDEX = "commit_team_committed_idx"
+
+
+def commit_count_statement(team, week: dt.date) -> Statement:
+    """The weekly aggregation's commits-by-author statement for ``team``'s ``week``, as the service sends it."""
+    from apps.metrics.services import aggregation_service
+
+    sql, params = next(
+        (sql, params)
+        for sql, params in _selects(lambda: aggregation_service.aggregate_team_weekly_metrics(team, week))
+        if COMMIT_TABLE in sql and "GROUP BY" in sql
+    )
+    return Statement("commit count", sql, params, (COMMIT_INDEX,), COMMIT_TABLE)
+
+
+def weigh_index(statement: Statement, index: str, *, repeat: int = 15) -> pd.DataFrame:
+    """``statement`` with ``index`` and without it (dropped in a rolled-back transaction): how it reads its table,
+    rows read, median ms."""
+    rows = []
+    for variant in ("without", "with"):
+        with without_indexes([index]) if variant == "without" else contextlib.nullcontext():
+            plan = statement.explain()
+            timing = measure(statement.run, repeat=repeat, warmup=2)
+        rows.append(
+            {
+                "variant": f"{variant} {index}",
+                "reads": " + ".join(access_paths(plan, statement.table)),
+                "rows read": rows_read(plan, statement.table),
+                "median ms": timing.median_ms,
+            }
+        )
+    return pd.DataFrame(rows).set_index("variant")

@@ -89,3 +89,50 @@ def test_freshness_reports_every_app_table():
     freshness = index_health.statistics_freshness(["metrics_commit", "teams_team"])
     assert freshness["table"].tolist() == ["metrics_commit", "teams_team"]
     assert {"changed_since_analyze", "last_analyze", "last_autoanalyze", "analyzed"} <= set(freshness.columns)
+
+
+def _spec(prefix, **fields):
+    from apps.perflab.datagen import DatasetSpec
+
+    shape = {"teams": 1, "members_per_team": 10, "prs_per_member": 3, "days": 60, "seed": 3, **fields}
+    return DatasetSpec(end_date=dt.date(2026, 3, 31), team_slug_prefix=prefix, **shape)
+
+
+def test_commit_count_is_weighed_with_and_without_its_index():
+    from apps.perflab import datagen
+    from apps.teams.models import Team
+
+    seeded = datagen.generate(_spec("cc"), progress=False)
+    team = Team.objects.get(id=seeded.team_ids[0])
+    statement = index_health.commit_count_statement(team, dt.date(2026, 3, 16))
+    assert "committed_at" in statement.sql and statement.table == "metrics_commit"
+    weighed = index_health.weigh_index(statement, index_health.COMMIT_INDEX, repeat=1)
+    assert list(weighed.index) == ["without commit_team_committed_idx", "with commit_team_committed_idx"]
+    assert index_health.COMMIT_INDEX not in weighed.iloc[0]["reads"]
+    assert index_health.COMMIT_INDEX in indexes_of("metrics_commit")  # the drop was rolled back
+
+
+def indexes_of(table):
+    from apps.perflab.indexes import existing_indexes
+
+    return existing_indexes(table)
+
+
+def test_stale_plan_experiment_times_before_and_after_analyze():
+    from apps.perflab import datagen
+    from apps.perflab.indexes import shipped_statements
+
+    datagen.generate(_spec("small"), progress=False)
+    result = index_health.stale_plan_experiment(
+        _spec("stale", members_per_team=20, prs_per_member=20),
+        lambda team: shipped_statements(
+            team, start=dt.date(2026, 3, 2), end=dt.date(2026, 3, 31), week=dt.date(2026, 3, 16)
+        ),
+        repeat=1,
+    )
+    assert "key metrics" in result.index
+    assert result.loc["key metrics", "stale estimate"] < result.loc["key metrics", "fresh estimate"]
+    assert (result[["stale ms", "fresh ms"]] > 0).all().all()
+    with connection.cursor() as cursor:  # autovacuum is back to its default afterwards
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'metrics_pullrequest'")
+        assert cursor.fetchone()[0] in (None, [])
