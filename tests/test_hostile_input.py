@@ -19,9 +19,10 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.http import QueryDict
 from django.test import RequestFactory
-from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+from django.urls import resolve, reverse
 
 from apps.metrics.factories import PRSurveyFactory, PullRequestFactory, TeamMemberFactory
+from apps.perflab.records import fill_route, team_routes
 from tests.support import member_and_two_teams
 
 pytestmark = pytest.mark.django_db
@@ -95,24 +96,15 @@ class RecordingQueryDict(QueryDict):
         return super().__contains__(key)
 
 
-def _team_patterns(resolver=None, prefix=""):
-    """``(route, pattern)`` for every URL pattern that takes a ``team_slug``."""
-    resolver = resolver or get_resolver()
-    for entry in resolver.url_patterns:
-        route = prefix + str(entry.pattern)
-        if isinstance(entry, URLResolver):
-            yield from _team_patterns(entry, route)
-        elif isinstance(entry, URLPattern) and "team_slug" in entry.pattern.regex.groupindex:
-            yield route, entry
-
-
 def _team_urls(slug: str, member_id: int) -> dict[str, tuple]:
     """``{url: view}`` for every team URL of the URL conf (a member's URL with a member of the team)."""
     urls = {}
-    for route, pattern in _team_patterns():
-        url = "/" + re.sub(r"<slug:team_slug>", slug, route).replace("<int:member_id>", str(member_id))
-        assert "<" not in url, f"a team URL takes more than the team and a member: {route}"
-        urls[url] = functools.partial(pattern.callback, **pattern.default_args)
+    for route in team_routes():
+        try:
+            url = fill_route(route.route, {"team_slug": slug, "member_id": member_id})
+        except KeyError as missing:
+            raise AssertionError(f"a team URL takes more than the team and a member: {route.route}") from missing
+        urls[url] = functools.partial(route.pattern.callback, **route.pattern.default_args)
     return urls
 
 
