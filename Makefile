@@ -14,7 +14,7 @@ DEMO_GITHUB_PORT ?= 8765
 DEMO_GITHUB_ORG ?= acme
 DEMO_GITHUB_TOKEN ?= demo_token
 
-.PHONY: help install demo serve serve-prod test unit-tests notebook-tests lint stop servers shell lab notebooks report bench load
+.PHONY: help install demo serve serve-prod test unit-tests notebook-tests lint stop servers shell lab notebooks report bench load query-records
 
 help:
 	@echo "make demo    - install, start embedded servers, migrate, seed 50 members, serve on http://$(HOST):$(PORT)/"
@@ -28,6 +28,7 @@ help:
 	@echo "make report  - perf_bench --quick, execute every notebook, write reports/index.html"
 	@echo "make bench   - perf_bench at the default size (50 teams x 200 members, 1M PRs)"
 	@echo "make load    - load_test: gunicorn on loopback, 200 members, 1/4/16 clients; writes reports/load.json"
+	@echo "make query-records - regenerate tests/query_records/ (every view's statements) after a deliberate change"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -149,6 +150,9 @@ bench: install
 
 load: install
 	$(BIN)/python manage.py load_test
+
+query-records: install
+	$(BIN)/python manage.py query_records --update
 
 shell: install
 	$(BIN)/python manage.py shell_plus
