@@ -40,6 +40,9 @@ _STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
 _NUMBER = re.compile(r"(?<![\w\"$])-?\d+(?:\.\d+)?\b")
 _PLACEHOLDER = re.compile(r"%s|\$\d+|\?")
 _IN_LIST = re.compile(r"\bIN\s*\(\s*\?(?:\s*,\s*\?)*\s*\)", re.IGNORECASE)
+# A row-valued IN list, ``(a, b) IN ((?, ?), (?, ?))``: composite lookups of any number of rows.
+_ROW = r"\(\s*\?(?:\s*,\s*\?)*\s*\)"
+_IN_ROWS = re.compile(rf"\bIN\s*\(\s*{_ROW}(?:\s*,\s*{_ROW})*\s*\)", re.IGNORECASE)
 _ANY_ARRAY = re.compile(r"=\s*ANY\s*\(\s*\?\s*\)", re.IGNORECASE)
 _VALUES_ROWS = re.compile(r"\bVALUES\s*\([^()]*\)(?:\s*,\s*\([^()]*\))*", re.IGNORECASE)
 _SAVEPOINT_NAME = re.compile(r"\"?s\d+_x\d+\"?")
@@ -70,6 +73,7 @@ def fingerprint(sql: str) -> str:
     text = _PLACEHOLDER.sub("?", text)
     text = _NUMBER.sub("?", text)
     text = _IN_LIST.sub("IN (...)", text)
+    text = _IN_ROWS.sub("IN (...)", text)
     text = _ANY_ARRAY.sub("= ANY (...)", text)
     text = _VALUES_ROWS.sub("VALUES (...)", text)
     return _WHITESPACE.sub(" ", text).strip()

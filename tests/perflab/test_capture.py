@@ -20,6 +20,11 @@ class TestFingerprint:
         assert fingerprint("SELECT 1 FROM t WHERE id IN (%s, %s)") == fingerprint("SELECT 1 FROM t WHERE id IN (%s)")
         assert fingerprint("SELECT 1 FROM t WHERE id IN (1, 2, 3)").endswith("IN (...)")
 
+    def test_row_valued_in_lists_of_any_length_group_together(self):
+        one = fingerprint('SELECT 1 FROM t WHERE ("a", "b") IN ((%s, %s))')
+        three = fingerprint('SELECT 1 FROM t WHERE ("a", "b") IN ((%s, %s), (%s, %s), (%s,%s))')
+        assert one == three == 'SELECT ? FROM t WHERE ("a", "b") IN (...)'
+
     def test_multi_row_values_group_together(self):
         one = fingerprint('INSERT INTO "t" ("a", "b") VALUES (%s, %s)')
         three = fingerprint('INSERT INTO "t" ("a", "b") VALUES (%s, %s), (%s, %s), (%s, %s)')
