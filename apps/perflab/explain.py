@@ -144,6 +144,15 @@ def summary(plan: Plan) -> str:
     return "\n".join("  " * depth + node.label() for depth, node in plan.root.walk())
 
 
+def raw_nodes(raw: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every node of a plan as EXPLAIN's JSON gives it (``{"Plan": ...}``), keys such as "Filter" included."""
+    stack = [raw["Plan"]]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(node.get("Plans", ()))
+
+
 def parse_plan(raw: dict[str, Any], sql: str = "") -> Plan:
     """Build a Plan from one element of EXPLAIN (FORMAT JSON)'s output (the dict holding "Plan")."""
     return Plan(

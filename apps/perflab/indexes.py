@@ -42,7 +42,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from apps.perflab import datagen
 from apps.perflab.capture import capture_queries
-from apps.perflab.explain import Plan, explain, rolled_back
+from apps.perflab.explain import Plan, explain, raw_nodes, rolled_back
 from apps.perflab.timing import measure
 
 PR_TABLE = "metrics_pullrequest"
@@ -336,7 +336,7 @@ def probes(plan: Plan, index: str, column: str) -> bool:
     """
     pattern = re.compile(rf"\(+{re.escape(column)} = ")
     return any(
-        node.get("Index Name") == index and pattern.search(node.get("Index Cond", "")) for node in _raw_nodes(plan.raw)
+        node.get("Index Name") == index and pattern.search(node.get("Index Cond", "")) for node in raw_nodes(plan.raw)
     )
 
 
@@ -349,26 +349,18 @@ def rows_read(plan: Plan, table: str) -> int:
     workers and nested-loop probes alike). Needs an EXPLAIN ANALYZE plan.
     """
     total = 0.0
-    for node in _raw_nodes(plan.raw):
+    for node in raw_nodes(plan.raw):
         if node.get("Relation Name") != table or "Actual Rows" not in node:
             continue
         per_loop = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
         per_loop += node.get("Rows Removed by Index Recheck", 0)
         if node.get("Node Type") == "Bitmap Heap Scan":
             per_loop = max(per_loop, sum(
-                entry.get("Actual Rows", 0) for entry in _raw_nodes({"Plan": node})
+                entry.get("Actual Rows", 0) for entry in raw_nodes({"Plan": node})
                 if entry.get("Node Type") == "Bitmap Index Scan"
             ))
         total += per_loop * node.get("Actual Loops", 1)
     return round(total)
-
-
-def _raw_nodes(raw: dict) -> Iterator[dict]:
-    stack = [raw["Plan"]]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(node.get("Plans", ()))
 
 
 def evaluate_candidates(statements: Sequence[Statement], candidates: Sequence[Candidate]) -> pd.DataFrame:

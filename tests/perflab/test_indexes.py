@@ -11,25 +11,17 @@ least HOLD seconds: the plain build keeps its transaction open (as an atomic mig
 concurrent build waits out an older snapshot held on a third connection (as it waits for any long transaction).
 """
 
-import datetime as dt
 from types import SimpleNamespace
 
 import pytest
 from django.db import connection
 
 from apps.metrics.factories import TeamMemberFactory
-from apps.perflab import datagen, indexes
+from apps.perflab import indexes
 from apps.perflab.indexes import AUTHOR_MERGED, PR_TABLE, SEQ_SCAN, TEAM_CREATED, TEAM_MERGED
-from apps.perflab.series import reset_generated_data
 from apps.teams.factories import TeamFactory
-from apps.teams.models import Team
+from tests.perflab.conftest import END, START, WEEK, year_of_twenty_teams
 
-END = dt.date(2026, 3, 31)
-START = END - dt.timedelta(days=29)  # the dashboard's default: the last 30 days
-WEEK = dt.date(2026, 3, 16)
-SPEC = datagen.DatasetSpec(
-    teams=20, members_per_team=50, prs_per_member=20, days=365, seed=11, end_date=END, team_slug_prefix="ix"
-)
 PR_STATEMENTS = [
     ("key metrics", (TEAM_MERGED,)),
     ("survey ratings", (TEAM_MERGED,)),
@@ -44,15 +36,9 @@ HOLD = 1.0  # seconds: a plain build blocks the writer at least this long, a con
 
 @pytest.fixture(scope="module")
 def dataset(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        seeded = datagen.generate(SPEC, progress=False)
-        try:
-            indexes.interleave_by_arrival()
-            team = Team.objects.get(pk=seeded.team_ids[0])
-            statements = indexes.shipped_statements(team, start=START, end=END, week=WEEK)
-            yield SimpleNamespace(team=team, statements={s.label: s for s in statements})
-        finally:
-            reset_generated_data()
+    with django_db_blocker.unblock(), year_of_twenty_teams("ix") as team:
+        statements = indexes.shipped_statements(team, start=START, end=END, week=WEEK)
+        yield SimpleNamespace(team=team, statements={s.label: s for s in statements})
 
 
 def failure(statement, plan) -> str:
