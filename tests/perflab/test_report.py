@@ -130,3 +130,132 @@ def test_the_report_headline_when_only_a_time_misses():
     page = report.render_budgets(_bench(slow))
     assert "<b>every gated budget holds (statement budgets); 1 budget missed, reported only" in page
     assert "Missed, gated" not in page
+
+
+# --- the index at a glance: headline, highlighted misses, notebook links, machine, column definitions ---------
+
+
+def _measured(path, **values):
+    """A row with both budgets judged and held, baseline and fix figures (as perf_bench writes them)."""
+    return _row(path, size="200 members", statements=2, statement_budget="<= 2", baseline_statements=401,
+                median_ms=4.5, baseline_median_ms=90.0, time_budget="< 10 ms", time_ok=True, speedup=20.0) | values
+
+
+def test_a_missed_budget_is_named_in_the_headline_and_highlighted_in_the_table():
+    slow = _measured("get_key_metrics (cold)", median_ms=12.5, time_ok=False)
+    many = _measured("get_team_breakdown", statements=3, statements_ok=False)
+    held = _measured("aggregate_team_weekly_metrics")
+    bench = _bench(slow, many, held)
+    assert report.render_headline(bench) == (
+        "<p class='glance missed'><b>2 budgets missed</b> (of 6): get_key_metrics (cold) at 200 members: time; "
+        "get_team_breakdown at 200 members: statements.</p>"
+    )
+    table = report.render_budgets(bench)
+    rows = re.findall(r"<tr[^>]*>.*?</tr>", table.split("<tbody>")[1])
+    assert [row.startswith("<tr class='missed'>") for row in rows] == [True, True, False]
+    # the missed figure and its budget are the highlighted cells, nothing else in the row
+    assert re.findall(r"<td class='miss'>([^<]*)</td>", rows[0]) == ["12.50 ms", "&lt; 10 ms"]
+    assert re.findall(r"<td class='miss'>([^<]*)</td>", rows[1]) == ["3", "&lt;= 2"]
+    assert "class='miss'" not in rows[2]
+    page = report.render_index([], bench)
+    assert page.index("2 budgets missed") < page.index("<h2>Budgets</h2>")  # at the top
+    assert re.search(r"td\.miss \{\{?[^}]*background: #", page) and re.search(r"\.glance\.missed \{[^}]*color: #", page)
+
+
+def test_the_headline_says_all_budgets_met_and_counts_only_judged_ones():
+    unjudged = _row("connections opened by N syncs", statements=None, statement_budget="", statements_ok=None)
+    assert report.render_headline(_bench(_measured("get_team_breakdown"), unjudged)) == (
+        "<p class='glance met'>All 2 budgets met.</p>"
+    )
+    assert "No benchmark yet" in report.render_headline(None)
+
+
+def test_the_headline_escapes_what_it_names():
+    odd = _measured("<script>", size="a & b", statements_ok=False)
+    headline = report.render_headline(_bench(odd))
+    assert "&lt;script&gt; at a &amp; b: statements" in headline and "<script>" not in headline
+
+
+def test_each_budget_row_links_to_its_notebook_page_and_one_without_says_none():
+    table = report.render_budgets(_bench(
+        _measured("get_team_breakdown"), _measured("PR sync (initial)"), _row("connections opened by N syncs"),
+    ))
+    rows = re.findall(r"<tr>.*?</tr>", table.split("<tbody>")[1])
+    assert rows[0].endswith('<td><a href="01_team_breakdown.html">01_team_breakdown</a></td></tr>')
+    assert rows[1].endswith('<td><a href="10_pr_sync.html">10_pr_sync</a></td></tr>')
+    assert rows[2].endswith("<td>none</td></tr>")
+
+
+def test_every_mapped_notebook_exists_and_exports_to_the_page_the_table_links():
+    for path, notebook in report.NOTEBOOK_OF_ROW.items():
+        assert (report.NOTEBOOKS_DIR / notebook).exists(), (path, notebook)
+        entry = report.describe(report.NOTEBOOKS_DIR / notebook, nbformat.v4.new_notebook())
+        assert entry.html_name == report.notebook_page(notebook)
+
+
+def test_each_notebook_shows_its_rows_baseline_and_fix_beside_its_chart(tmp_path):
+    bench = _bench(_measured("get_key_metrics (cold)", size="50 members"),
+                   _measured("get_key_metrics (warm)", statements=0, statement_budget="0", baseline_statements=None,
+                             median_ms=0.25, baseline_median_ms=None, time_budget="", time_ok=None),
+                   _measured("get_team_breakdown"))
+    figures = report.render_before_after(bench, "04_cache.ipynb")
+    cells = [re.findall(r"<td>([^<]*)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", figures.split("<tbody>")[1])]
+    assert cells == [["401", "2", "90.00 ms", "4.50 ms"], ["–", "0", "–", "0.25 ms"]]  # baseline, fix; baseline, fix
+    assert "get_key_metrics (cold)<br><span class='muted'>50 members</span>" in figures
+    assert "get_team_breakdown" not in figures
+    assert report.render_before_after(bench, "06_indexes.ipynb") == (
+        "<p class='muted'>No perf_bench row measures this notebook's problem: its figures are in the notebook.</p>"
+    )
+    assert report.render_before_after(None, "04_cache.ipynb") == "<p class='muted'>No benchmark yet: no figures.</p>"
+
+    entry = report.NotebookEntry(tmp_path / "04_cache.ipynb", "04 · Caching", "Redis.", PNG, "04_cache.html")
+    page = report.render_index([entry], bench)
+    section = page[page.index('<a href="04_cache.html">04 · Caching</a>'):]
+    assert re.search(r"<div class='beside'><div class='chart'><img [^>]*base64,[^>]*></div>"
+                     r"<div class='figures'><table class='before-after'>", section)
+
+
+def test_the_machine_line_names_cores_postgresql_and_python(monkeypatch):
+    monkeypatch.setattr(report.os, "cpu_count", lambda: 2)
+    asked = report.machine_of(_bench(), server_version=lambda: "16.4")
+    assert asked.cpu_cores == 2 and asked.postgresql == "16.4"
+    recorded = report.machine_of(_bench() | {"server_version": "17.2"}, server_version=lambda: "16.4")
+    assert recorded.postgresql == "17.2"  # what the bench ran on, not the server asked now
+    assert report.render_machine(report.Machine(2, "17.2 (Debian 17.2-1)", "3.12.3")) == (
+        "<p class='machine'>Machine: 2 CPU cores · PostgreSQL 17.2 (Debian 17.2-1) · Python 3.12.3</p>"
+    )
+    assert report.render_machine(report.Machine(None, None, "3.12.3")) == (
+        "<p class='machine'>Machine: CPU cores unknown · PostgreSQL version unknown · Python 3.12.3</p>"
+    )
+    page = report.render_index([], _bench(), machine=report.Machine(2, "17.2", "3.12.3"))
+    assert page.index("Machine: 2 CPU cores") < page.index("<h2>Budgets</h2>")
+
+
+def test_the_postgresql_version_comes_from_django_s_connection_when_there_is_one(db):
+    from django.db import connection
+
+    assert report.machine_of(None).postgresql == connection.cursor().connection.info.parameter_status(
+        "server_version")
+
+
+def test_the_column_definitions_list_every_column_the_table_shows():
+    table = report.render_budgets(_bench(_measured("get_team_breakdown")))
+    headers = re.findall(r"<th>([^<]*)</th>", table)
+    defined = re.findall(r"<dt>([^<]*)</dt><dd>([^<]+)</dd>", table)
+    assert headers == [name for name, _ in defined]
+    assert {"statements", "budget", "median", "speed-up", "fix / SQL", "notebook"} <= set(headers)
+    assert len(re.findall(r"<td[^>]*>", table.split("<tbody>")[1])) == len(headers)  # a cell under every header
+
+
+def test_build_report_writes_the_headline_machine_and_figures_into_the_index(tmp_path, monkeypatch):
+    folder = _notebooks(tmp_path, "01_team_breakdown.ipynb", "06_indexes.ipynb")
+    out = tmp_path / "out"
+    out.mkdir()
+    bench = _bench(_measured("get_team_breakdown", statements=5, statements_ok=False)) | {"server_version": "17.2"}
+    (out / "bench.json").write_text(json.dumps(bench))
+    monkeypatch.setattr(report.os, "cpu_count", lambda: 4)
+    page = build_report(notebooks_dir=folder, out_dir=out, execute=False, log=lambda line: None).read_text()
+    assert "<b>1 budget missed</b> (of 2): get_team_breakdown at 200 members: statements." in page
+    assert "Machine: 4 CPU cores · PostgreSQL 17.2 · Python " in page
+    assert "<td>401</td><td>5</td><td>90.00 ms</td><td>4.50 ms</td>" in page
+    assert page.count("No perf_bench row measures this notebook's problem") == 1  # 06_indexes
