@@ -14,26 +14,21 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import statistics
 import time
-import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from django.core.cache import cache
 from django.db import connection
 
 from apps.metrics.services.team_cache import bump_team_data_version
-from apps.perflab import baselines, floors
+from apps.perflab import baselines
 from apps.perflab.capture import capture_queries
 from apps.perflab.datagen import DatasetSpec, generate
-from apps.perflab.planner import POSTGRES_DEFAULTS, planner_settings
 from apps.perflab.timing import DifferentAnswers, compare, measure, ms_text
+from apps.perflab.variants import END_DATE, RANGE
 
-END_DATE = dt.date(2026, 3, 31)
-RANGE = (dt.date(2026, 3, 2), END_DATE)  # the dashboard's default: the last 30 days
 RANGE_DAYS = (RANGE[1] - RANGE[0]).days + 1
 # the dashboard page's (cold, warm) budgets by team size: warm, every figure comes from the versioned cache
 DASHBOARD_BUDGETS_MS = {50: (50.0, 15.0), 200: (100.0, 15.0)}
@@ -322,13 +317,15 @@ def quiet_loggers(levels: dict[str, int] = REQUEST_LOGGERS) -> Iterator[None]:
             logger.setLevel(level)
 
 
-def _statements(fn: Callable[[], Any]) -> tuple[int, Any]:
+def count_statements(fn: Callable[[], Any]) -> tuple[int, Any]:
+    """The statements ``fn`` sends and its answer (the problem modules' one way of counting)."""
     with capture_queries(call_sites=False) as capture:
         answer = fn()
     return capture.count, answer
 
 
-def _same(path: str, *answers) -> None:
+def require_same(path: str, *answers) -> None:
+    """Raise ``DifferentAnswers`` unless every answer equals the first (the fix, its baseline, the SQL floor)."""
     first = answers[0]
     for other in answers[1:]:
         if other != first:
@@ -389,143 +386,23 @@ def seed(scale: Scale, log: Callable[[str], None], *, progress: bool = True) -> 
 
 
 def bench_team_breakdown(team, size: str, repeat: int, log: Callable[[str], None] = _silent) -> Row:
-    from apps.metrics.services import dashboard_service
+    from apps.perflab import team_breakdown
 
-    args = (team, *RANGE)
-    statements, fixed = _statements(lambda: dashboard_service.get_team_breakdown(*args))
-    baseline_statements, expected = _statements(lambda: baselines.get_team_breakdown(*args))
-    _same("team breakdown", fixed, expected, floors.team_breakdown_sql(*args))
-    versus_baseline = compare(
-        lambda: baselines.get_team_breakdown(*args),
-        lambda: dashboard_service.get_team_breakdown(*args),
-        repeat=max(3, repeat // 3),
-    )
-
-    def measured(runs: int) -> Row:
-        versus_floor = compare(
-            lambda: dashboard_service.get_team_breakdown(*args),
-            lambda: floors.team_breakdown_sql(*args),
-            repeat=runs,
-            labels=("fix", "sql"),
-        )
-        return Row(
-            "get_team_breakdown",
-            size,
-            statements,
-            "<= 2",
-            statements <= 2,
-            median_ms=versus_floor.a.median_ms,
-            p95_ms=versus_floor.a.p95_ms,
-            time_budget="<= 1.5x SQL",
-            time_ok=versus_floor.median_ratio <= 1.5,
-            baseline_statements=baseline_statements,
-            baseline_median_ms=versus_baseline.a.median_ms,
-            speedup=versus_baseline.median_ratio,
-            floor_ratio=versus_floor.median_ratio,
-            time_figure="fix / SQL",
-            time_unit="x",
-            time_attempts=[versus_floor.median_ratio],
-        )
-
-    return settle(measured(repeat), lambda: measured(2 * repeat), log)
+    return team_breakdown.bench_row(team, size, repeat, log)
 
 
 def bench_key_metrics(team, size: str, repeat: int) -> list[Row]:
-    from apps.metrics.services import dashboard_service
+    from apps.perflab import key_metrics
 
-    args = (team, *RANGE)
-
-    def cold():
-        return dashboard_service.compute_key_metrics(team, [RANGE])[0]
-
-    statements, fixed = _statements(cold)
-    baseline_statements, expected = _statements(lambda: baselines.get_key_metrics(*args))
-    _same("key metrics", fixed, expected, floors.key_metrics_sql(*args))
-    versus_baseline = compare(lambda: baselines.get_key_metrics(*args), cold, repeat=repeat)
-    versus_floor = compare(cold, lambda: floors.key_metrics_sql(*args), repeat=repeat, labels=("fix", "sql"))
-    dashboard_service.get_key_metrics(*args)  # fill Redis
-    warm_statements, warm_answer = _statements(lambda: dashboard_service.get_key_metrics(*args))
-    _same("key metrics (warm)", warm_answer, expected)
-    warm = measure(lambda: dashboard_service.get_key_metrics(*args), repeat=repeat)
-    return [
-        Row(
-            "get_key_metrics (cold)",
-            size,
-            statements,
-            "<= 2",
-            statements <= 2,
-            median_ms=versus_baseline.b.median_ms,
-            p95_ms=versus_baseline.b.p95_ms,
-            baseline_statements=baseline_statements,
-            baseline_median_ms=versus_baseline.a.median_ms,
-            speedup=versus_baseline.median_ratio,
-            floor_ratio=versus_floor.median_ratio,
-        ),
-        Row(
-            "get_key_metrics (warm)",
-            size,
-            warm_statements,
-            "0",
-            warm_statements == 0,
-            median_ms=warm.median_ms,
-            p95_ms=warm.p95_ms,
-            baseline_statements=baseline_statements,
-            baseline_median_ms=versus_baseline.a.median_ms,
-            speedup=versus_baseline.a.median_ms / warm.median_ms if warm.median_ms else None,
-        ),
-    ]
+    return key_metrics.bench_rows(team, size, repeat)
 
 
 def bench_comparison(team, size: str, repeat: int) -> list[Row]:
     """The period comparison cold; then the same statements planned as a stock PostgreSQL would, side by side
     with the planner settings every connection of the app starts with."""
-    from apps.metrics.services import dashboard_service
-    from apps.metrics.services.dates import previous_period
+    from apps.perflab import period_comparison
 
-    periods = [RANGE, previous_period(*RANGE)]
-
-    def cold():
-        current, previous = dashboard_service.compute_key_metrics(team, periods)
-        return {"current": current, "previous": previous}
-
-    def cold_stock_planner():
-        with planner_settings(**POSTGRES_DEFAULTS):
-            return cold()
-
-    statements, fixed = _statements(cold)
-    baseline_statements, expected = _statements(lambda: baselines.get_key_metrics_comparison(team, *RANGE))
-    _same("period comparison", fixed, expected, cold_stock_planner())
-    versus_baseline = compare(lambda: baselines.get_key_metrics_comparison(team, *RANGE), cold, repeat=repeat)
-    versus_stock = compare(cold_stock_planner, cold, repeat=repeat, labels=("stock planner", "shipped"))
-    return [
-        Row(
-            "get_key_metrics_comparison",
-            size,
-            statements,
-            "<= 2",
-            statements <= 2,
-            median_ms=versus_baseline.b.median_ms,
-            p95_ms=versus_baseline.b.p95_ms,
-            baseline_statements=baseline_statements,
-            baseline_median_ms=versus_baseline.a.median_ms,
-            speedup=versus_baseline.median_ratio,
-        ),
-        Row(
-            "comparison, stock PG planner",
-            size,
-            None,
-            "",
-            None,
-            median_ms=versus_stock.a.median_ms,
-            p95_ms=versus_stock.a.p95_ms,
-            time_budget=f"{versus_stock.median_ratio:.1f}x shipped",
-            extra={
-                "settings": POSTGRES_DEFAULTS,
-                "shipped_median_ms": versus_stock.b.median_ms,
-                "stock_over_shipped": versus_stock.median_ratio,
-            },
-        ),
-    ]
+    return period_comparison.bench_rows(team, size, repeat)
 
 
 def bench_cached_read(
@@ -539,13 +416,13 @@ def bench_cached_read(
     cold_budget: int,
 ) -> list[Row]:
     """A read cached under the team's data version: cold against its baseline (same answer), then warm."""
-    statements, fixed = _statements(cold)
-    baseline_statements, expected = _statements(baseline)
-    _same(path, fixed, expected)
+    statements, fixed = count_statements(cold)
+    baseline_statements, expected = count_statements(baseline)
+    require_same(path, fixed, expected)
     versus_baseline = compare(baseline, cold, repeat=repeat)
     warm()  # fill Redis
-    warm_statements, warm_answer = _statements(warm)
-    _same(f"{path} (warm)", warm_answer, expected)
+    warm_statements, warm_answer = count_statements(warm)
+    require_same(f"{path} (warm)", warm_answer, expected)
     warmed = measure(warm, repeat=repeat)
     return [
         Row(
@@ -605,195 +482,23 @@ def bench_copilot_adoption(team, size: str, repeat: int, period: tuple[dt.date, 
 
 
 def bench_export(team, rows_expected: int, log: Callable[[str], None] = _silent) -> Row:
-    from apps.metrics.services.pr_list_service import csv_chunks, export_rows
+    from apps.perflab import pr_export
 
-    def stream() -> int:
-        return sum(len(chunk) for chunk in csv_chunks(export_rows(team)))
-
-    with capture_queries(call_sites=False) as capture:
-        stream()
-    rows = sum(1 for _ in export_rows(team)) - 1
-    tracemalloc.start()
-    stream()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    timed = rows >= 100_000
-
-    def measured(runs: int) -> Row:
-        durations = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            stream()
-            durations.append(time.perf_counter() - started)
-        median = statistics.median(durations)
-        rate = rows / median
-        return Row(
-            "pr_list_export",
-            f"{rows:,} rows",
-            capture.count,
-            "1",
-            capture.count == 1,
-            median_ms=median * 1000,
-            time_budget=">= 50k rows/s" if timed else "(reported)",
-            time_ok=rate >= 50_000 if timed else None,
-            extra={"rows": rows, "rows_per_s": round(rate), "peak_mib": round(peak / 2**20, 2)},
-            time_figure="throughput",
-            time_unit="rows/s",
-            time_attempts=[rate],
-        )
-
-    return settle(measured(3), lambda: measured(7), log)
+    return pr_export.bench_row(team, log)
 
 
 def bench_weekly_aggregation(team, size: str, repeat: int, log: Callable[[str], None] = _silent) -> Row:
-    from apps.metrics.models import WeeklyMetrics
-    from apps.metrics.services.aggregation_service import aggregate_team_weekly_metrics
+    from apps.perflab import weekly_aggregation
 
-    week = dt.date(2026, 3, 23)
-
-    def written():
-        return sorted(
-            WeeklyMetrics.objects.filter(team=team, week_start=week).values_list(
-                "member_id",
-                "prs_merged",
-                "avg_cycle_time_hours",
-                "commits_count",
-                "avg_quality_rating",
-                "guess_accuracy",
-            )
-        )
-
-    baseline_statements, _ = _statements(lambda: baselines.aggregate_team_weekly_metrics(team, week))
-    expected = written()
-    statements, _ = _statements(lambda: aggregate_team_weekly_metrics(team, week))
-    _same("weekly aggregation", written(), expected)
-    versus_baseline = compare(
-        lambda: baselines.aggregate_team_weekly_metrics(team, week),
-        lambda: aggregate_team_weekly_metrics(team, week),
-        repeat=max(3, repeat // 3),
-    )
-    timed_200 = "members=200" in size or size.startswith("200")
-
-    def row(timing) -> Row:
-        return Row(
-            "aggregate_team_weekly_metrics",
-            size,
-            statements,
-            "<= 6",
-            statements <= 6,
-            median_ms=timing.median_ms,
-            p95_ms=timing.p95_ms,
-            time_budget="< 150 ms" if timed_200 else "(reported)",
-            time_ok=timing.median_ms < 150 if timed_200 else None,
-            baseline_statements=baseline_statements,
-            baseline_median_ms=versus_baseline.a.median_ms,
-            speedup=versus_baseline.median_ratio,
-            time_figure="median",
-            time_unit="ms",
-            time_attempts=[timing.median_ms],
-        )
-
-    # Measured again, the fix alone: the baseline's pairs are for the speed-up, not the budget.
-    return settle(
-        row(versus_baseline.b),
-        lambda: row(measure(lambda: aggregate_team_weekly_metrics(team, week), repeat=repeat)),
-        log,
-    )
+    return weekly_aggregation.bench_row(team, size, repeat, log)
 
 
 def bench_copilot_sync(team, users: int, days: int = 28, log: Callable[[str], None] = _silent) -> list[Row]:
-    from apps.integrations.copilot_service import sync_copilot_metrics
-    from apps.integrations.github import GitHubClient
-    from apps.integrations.models import GitHubIntegration
-    from apps.metrics.models import AIUsageDaily, TeamMember
-    from apps.perflab.github_stub import GitHubStub
+    from apps.perflab import copilot_sync
 
-    today = END_DATE + dt.timedelta(days=1)
-    window = [END_DATE - dt.timedelta(days=n) for n in range(days)][::-1]
-    logins = list(
-        TeamMember.objects.filter(team=team).exclude(github_username="").values_list("github_username", flat=True)
-    )
-    GitHubIntegration.objects.update_or_create(team=team, defaults={"organization_slug": "bench"})
-    with GitHubStub(org="bench") as github:
-        github.set_users(logins, window, seed=1)
-        records = [record for day in window for record in github.day_records(day)]
-        days_data = baselines.group_records_by_day(records)
-
-        def fresh_sync():
-            AIUsageDaily.objects.filter(team=team).delete()
-            GitHubIntegration.objects.filter(team=team).update(copilot_synced_through=None)
-            cache.delete_pattern("github:*")
-            with GitHubClient(base_url=github.base_url, token="bench") as client:
-                started = time.perf_counter()
-                with capture_queries(call_sites=False) as capture:
-                    result = sync_copilot_metrics(team, since=window[0], client=client, today=today)
-                return time.perf_counter() - started, capture.count, result
-
-        def baseline_sync():
-            AIUsageDaily.objects.filter(team=team).delete()
-            started = time.perf_counter()
-            with capture_queries(call_sites=False) as capture:
-                baselines.sync_copilot_days(team, days_data)
-            return time.perf_counter() - started, capture.count
-
-        pairs = [(baseline_sync(), fresh_sync()) for _ in range(3)]
-        baseline_seconds = statistics.median(p[0][0] for p in pairs)
-        speedup = baseline_seconds / statistics.median(p[1][0] for p in pairs)  # of the alternated pairs
-        baseline_statements = pairs[-1][0][1]
-        size = f"{users} users x {days} days"
-        timed = users >= 500
-
-        def cold_row(syncs) -> Row:
-            cold_seconds = statistics.median(seconds for seconds, _, _ in syncs)
-            _, cold_statements, cold = syncs[-1]
-            return Row(
-                "copilot sync (cold)",
-                size,
-                cold_statements,
-                "<= 3",
-                cold_statements <= 3,
-                median_ms=cold_seconds * 1000,
-                time_budget="< 3 s" if timed else "(reported)",
-                time_ok=cold_seconds < 3 if timed else None,
-                baseline_statements=baseline_statements,
-                baseline_median_ms=baseline_seconds * 1000,
-                speedup=speedup,
-                extra={
-                    "rows_written": cold.rows_written,
-                    "requests": cold.requests,
-                    "not_modified": cold.not_modified,
-                    "bytes": cold.bytes,
-                    "unknown_logins": cold.unknown_count,
-                },
-                time_figure="wall time",
-                time_unit="s",
-                time_attempts=[cold_seconds],
-            )
-
-        # Measured again, the fix alone (5 syncs): the speed-up stays that of the alternated pairs.
-        cold_sync = settle(cold_row([p[1] for p in pairs]), lambda: cold_row([fresh_sync() for _ in range(5)]), log)
-        with GitHubClient(base_url=github.base_url, token="bench") as client:
-            started = time.perf_counter()
-            with capture_queries(call_sites=False) as capture:
-                unchanged = sync_copilot_metrics(team, since=window[0], client=client, today=today)
-            unchanged_seconds = time.perf_counter() - started
-    return [
-        cold_sync,
-        Row(
-            "copilot sync (unchanged)",
-            size,
-            capture.count,
-            "0 writes",
-            unchanged.rows_written == 0,
-            median_ms=unchanged_seconds * 1000,
-            extra={
-                "rows_written": unchanged.rows_written,
-                "requests": unchanged.requests,
-                "not_modified": unchanged.not_modified,
-                "bytes": unchanged.bytes,
-            },
-        ),
-    ]
+    if days != len(copilot_sync.DAYS):
+        raise ValueError(f"the Copilot sync's experiment covers {len(copilot_sync.DAYS)} days")
+    return copilot_sync.bench_rows(team, users, log)
 
 
 def bench_pr_sync(prs: int, baseline_prs: int, repositories: int = 1) -> list[Row]:
@@ -897,7 +602,7 @@ def bench_page(
 ) -> Row:
     """A page through the test client: its statements (session and user included), then the median of ``repeat``
     loads against ``budget_ms`` (None: reported only), measured again with twice the loads if it misses."""
-    statements, _ = _statements(load)
+    statements, _ = count_statements(load)
     budget = f"< {budget_ms:.0f} ms" if budget_ms else "(reported)"
 
     def measured(runs: int) -> Row:
@@ -1041,9 +746,9 @@ def bench_member_page(
         def load(url=url):
             assert client.get(url).status_code == 200
 
-        statements, fixed = _statements(shipped)
-        baseline_statements, expected = _statements(baseline)
-        _same("member page", fixed, expected)
+        statements, fixed = count_statements(shipped)
+        baseline_statements, expected = count_statements(baseline)
+        require_same("member page", fixed, expected)
         versus_baseline = compare(baseline, shipped, repeat=max(3, repeat // 3), warmup=1)
         service = measure(shipped, repeat=repeat)
         figures = {
