@@ -14,12 +14,13 @@ DEMO_GITHUB_PORT ?= 8765
 DEMO_GITHUB_ORG ?= acme
 DEMO_GITHUB_TOKEN ?= demo_token
 
-.PHONY: help install demo serve serve-prod test unit-tests notebook-tests lint stop servers shell lab notebooks report bench load query-records
+.PHONY: help install lock demo serve serve-prod test unit-tests notebook-tests lint stop servers shell lab notebooks report bench load query-records
 
 help:
 	@echo "make demo    - install, start embedded servers, migrate, seed 50 members, serve on http://$(HOST):$(PORT)/"
 	@echo "              with the GitHub stand-in on :$(DEMO_GITHUB_PORT) (organisation $(DEMO_GITHUB_ORG), token $(DEMO_GITHUB_TOKEN))"
 	@echo "make test    - install and run the whole test suite"
+	@echo "make lock    - regenerate requirements/lock.txt (pinned, hashed) after changing pyproject.toml"
 	@echo "make stop    - stop the embedded PostgreSQL and Redis"
 	@echo "make serve-prod - the production command (bin/serve-production: gunicorn) on the embedded servers, on http://$(HOST):$(PORT)/"
 	@echo "make lint    - ruff"
@@ -30,11 +31,29 @@ help:
 	@echo "make load    - load_test: gunicorn on loopback, 200 members, 1/4/16 clients; writes reports/load.json"
 	@echo "make query-records - regenerate tests/query_records/ (every view's statements) after a deliberate change"
 
-$(STAMP): pyproject.toml
+# Every package comes from requirements/lock.txt, pinned with its hashes (the versions CI tested, so that a
+# fresh machine's notebooks print what the committed outputs say), then this project itself, editable, with
+# nothing more: --no-deps, and setuptools (its build backend) from the lock, not fetched unpinned.
+LOCK := requirements/lock.txt
+
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+# Regenerates requirements/lock.txt after pyproject.toml changes: the dependencies with the dev and lab extras,
+# plus requirements/build.in, resolved by uv for the venv's Python 3.11 on this platform (Linux x86_64). uv keeps
+# the versions already in the lock where the ranges allow; LOCK_ARGS=--upgrade takes the newest of everything,
+# LOCK_ARGS="--upgrade-package pandas" of one package. Then make install.
+LOCK_ARGS ?=
+
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml requirements/build.in --extra dev --extra lab --generate-hashes \
+	  --python $(BIN)/python --custom-compile-command "make lock" --output-file $(LOCK) $(LOCK_ARGS)
 
 # The lab's kernelspec (tformance/jupyter_kernel.py): re-installed when that module changes,
 # and installed into an existing venv too (it does not wait for pyproject.toml to change).

@@ -7,6 +7,7 @@ are started or reused. Production (``DJANGO_DEBUG=false``) refuses to start unle
 """
 
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -227,14 +228,17 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django_extensions",
     "csp",  # Content-Security-Policy header (its checks; request.csp_nonce comes from the middleware)
     "axes",  # login throttling: AccessAttempt rows, the axes_reset command, its admin
     "apps.teams",
     "apps.metrics",
     "apps.integrations",
-    "apps.perflab",
 ]
+# The performance lab and django-extensions (shell_plus, the notebooks' kernel) are development tools: loaded with
+# DEBUG, and under pytest whatever DJANGO_DEBUG says (the tests import the lab); production settings never load them.
+LAB_LOADED = DEBUG or "pytest" in sys.modules
+if LAB_LOADED:
+    INSTALLED_APPS += ["django_extensions", "apps.perflab"]
 
 MIDDLEWARE = [
     # First, so that its figures cover everything below it (sessions and auth queries too).
