@@ -52,7 +52,7 @@ LOCK_ARGS ?=
 lock:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml requirements/build.in --extra dev --extra lab --generate-hashes \
+	$(BIN)/uv pip compile --quiet pyproject.toml requirements/build.in --extra dev --extra lab --generate-hashes \
 	  --python $(BIN)/python --custom-compile-command "make lock" --output-file $(LOCK) $(LOCK_ARGS)
 
 # The lab's kernelspec (tformance/jupyter_kernel.py): re-installed when that module changes,
