@@ -8,6 +8,7 @@ optional). Notebooks end a plotting cell with ``plt.show()``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -15,6 +16,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from apps.perflab.explain import Plan
+
+if TYPE_CHECKING:
+    from apps.perflab.index_builds import WriterRun
 
 VARIANT_COLOURS = {"baseline": "#cf222e", "fix": "#1a7f37", "sql": "#0969da", "floor": "#0969da"}
 _PALETTE = ["#8250df", "#bf8700", "#57606a", "#1b7c83"]
@@ -45,13 +49,22 @@ def _colour(variant: str, index: int) -> str:
 def _axes(title: str, xlabel: str, ylabel: str, size=(6.4, 3.8)):
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=size, layout="constrained")
-        ax.set_title(title, loc="left")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.grid(True, alpha=0.3)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
+        _style_axes(ax, title, xlabel, ylabel)
     return fig, ax
+
+
+def _style_axes(ax, title: str, xlabel: str = "", ylabel: str = "", *, label_size=None, **title_style) -> None:
+    """The lab's look for one panel: title on the left, light grid, no top or right spine.
+
+    ``title_style`` (say ``fontsize``) and ``label_size`` suit the small panels of a grid of charts.
+    """
+    label_style = {"fontsize": label_size} if label_size else {}
+    ax.set_title(title, loc="left", **title_style)
+    ax.set_xlabel(xlabel, **label_style)
+    ax.set_ylabel(ylabel, **label_style)
+    ax.grid(True, alpha=0.3)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
 
 
 def _check_columns(df: pd.DataFrame, needed: Sequence[str]) -> None:
@@ -170,3 +183,26 @@ def statements_before_after(
         unit="SQL statements (log scale)",
         log=True,
     )
+
+
+def writer_timeline(
+    runs: Sequence[WriterRun], *, title: str = "Each insert's wait while an index is built"
+) -> Figure:
+    """One panel per ``index_builds.WriterRun``: every insert's wait against when it started, the build shaded."""
+    fig, axes = plt.subplots(len(runs), 1, figsize=(7.2, 1.9 * len(runs) + 0.5), layout="constrained",
+                             squeeze=False)
+    for ax, run in zip(axes[:, 0], runs, strict=True):
+        starts = [at for at, _ in run.inserts]
+        waits = [max(wait * 1000, 0.01) for _, wait in run.inserts]
+        ax.axvspan(run.build_started, run.build_finished, color="#bf8700", alpha=0.15, label="index build")
+        ax.scatter(starts, waits, s=4, color="#0969da", label="insert")
+        ax.set_yscale("log")
+        _style_axes(
+            ax, f"{run.label}: longest wait {run.longest_wait_ms:,.0f} ms", ylabel="wait (ms)", label_size=9,
+            fontsize=10,
+        )
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axes[-1, 0].set_xlabel("seconds since the writer started")
+    axes[-1, 0].legend(frameon=False, fontsize=8, loc="upper center", ncols=2)
+    fig.suptitle(title, x=0.01, ha="left", fontweight="bold")
+    return fig

@@ -1,25 +1,17 @@
-"""Problem 6: each shipped statement reads its intended index, and building indexes concurrently spares writers.
+"""Problem 6: each shipped statement reads its intended index (the writers during a build: test_index_builds.py).
 
 The plans are checked on 20 teams x 50 members x 20 PRs (20k PRs over a year), interleaved by arrival as a live
 database holds them and analyzed: enough rows that, without its index, each statement reads the table another
 way (a sequential scan or a single-column index) and touches more pages. The dataset is generated once for the
 module, committed, and emptied at the end.
-
-The writer tests commit for real (CREATE INDEX CONCURRENTLY cannot run in a transaction block): a writer
-thread inserts pull requests on its own connection while indexes are built. Both builds are made to last at
-least HOLD seconds: the plain build keeps its transaction open (as an atomic migration does until it ends), the
-concurrent build waits out an older snapshot held on a third connection (as it waits for any long transaction).
 """
 
 from types import SimpleNamespace
 
 import pytest
-from django.db import connection
 
-from apps.metrics.factories import TeamMemberFactory
 from apps.perflab import indexes
 from apps.perflab.indexes import AUTHOR_MERGED, PR_TABLE, SEQ_SCAN, TEAM_CREATED, TEAM_MERGED
-from apps.teams.factories import TeamFactory
 from tests.perflab.conftest import END, START, WEEK, year_of_twenty_teams
 
 PR_STATEMENTS = [
@@ -31,7 +23,6 @@ PR_STATEMENTS = [
     ("PR list count", (TEAM_CREATED,)),
     ("weekly aggregation", (TEAM_MERGED, AUTHOR_MERGED)),
 ]
-HOLD = 1.0  # seconds: a plain build blocks the writer at least this long, a concurrent one never does
 
 
 @pytest.fixture(scope="module")
@@ -182,81 +173,10 @@ def test_access_paths_and_probes_read_bitmap_scans(dataset):
     assert not indexes.probes(with_index, TEAM_MERGED, "author_id")
 
 
-# --- writers during a build ---------------------------------------------------------------------------
+# --- the growth chart, without a database ------------------------------------------------------------
 
 
-@pytest.fixture
-def busy_table(transactional_db):
-    """A team with 20k committed PRs (enough for a build to take a moment) and lab indexes to build."""
-    team = TeamFactory()
-    author = TeamMemberFactory(team=team)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {PR_TABLE} (team_id, author_id, github_pr_id, github_repo, title, state, pr_created_at,
-                                    additions, deletions, is_revert, is_hotfix, is_ai_assisted)
-            SELECT %s, %s, i, 'acme/app', 'PR ' || i, 'open', now() - i * interval '1 minute', 1, 1, false, false,
-                   false
-            FROM generate_series(1, 20000) AS i
-            """,
-            [team.id, author.id],
-        )
-    lab = [index.renamed(f"lab_{index.name}") for index in indexes.shipped_indexes()]
-    try:
-        yield SimpleNamespace(team=team, lab=lab)
-    finally:
-        indexes.drop_indexes([index.name for index in lab])
-
-
-def test_a_concurrent_build_lets_the_writer_insert_throughout(busy_table):
-    run = indexes.while_writing(
-        indexes.build_concurrently(busy_table.lab, hold=HOLD), team_id=busy_table.team.id, label="concurrently"
-    )
-    assert run.build_seconds >= HOLD  # it waited out the older snapshot ...
-    assert run.inserts_during_build >= 20  # ... while the writer kept inserting
-    # never blocked for the hold (waits of a few hundred ms happen on a busy 2-core machine)
-    assert run.longest_wait_ms < HOLD * 1000 * 0.75, run.as_dict()
-    assert set(indexes.existing_indexes(PR_TABLE)) >= {index.name for index in busy_table.lab}
-    assert indexes.invalid_indexes() == []
-    assert busy_table.team.pull_requests.count() == 20000  # the writer's rows were removed
-
-
-def test_a_plain_build_blocks_the_writer_until_it_commits(busy_table):
-    run = indexes.while_writing(
-        indexes.build_plainly(busy_table.lab, hold=HOLD), team_id=busy_table.team.id, label="plain"
-    )
-    assert run.build_seconds >= HOLD
-    assert run.longest_wait_ms >= HOLD * 1000, run.as_dict()  # one insert waited for the whole hold
-    assert run.inserts_per_second < run.inserts_per_second_before / 10, run.as_dict()
-    assert run.as_dict()["build"] == "plain"
-
-
-def test_a_concurrent_build_refuses_to_run_in_a_transaction(busy_table):
-    from django.db import transaction
-
-    with transaction.atomic(), pytest.raises(RuntimeError, match="transaction block"):
-        indexes.build_concurrently(busy_table.lab)()
-
-
-# --- the figures of a run, without a database -------------------------------------------------------------
-
-
-def test_a_writer_run_counts_only_the_inserts_that_overlapped_the_build():
-    run = indexes.WriterRun(
-        label="plain",
-        build_started=1.0,
-        build_finished=3.0,
-        inserts=((0.2, 0.001), (0.999, 0.002), (1.001, 2.0), (3.002, 0.001), (3.5, 0.001)),
-    )
-    assert run.build_seconds == 2.0
-    assert run.inserts_during_build == 2  # the one under way at the start and the one that waited
-    assert run.longest_wait_ms == pytest.approx(2000.0)
-    assert run.inserts_completed_during_build == 1
-    assert run.inserts_per_second == 0.5 and run.inserts_per_second_before == 1.0
-    assert run.as_dict()["longest_wait_ms"] == 2000.0
-
-
-def test_the_figures_draw_every_statement_and_every_run():
+def test_the_latency_grid_draws_every_statement():
     import pandas as pd
     from matplotlib import pyplot as plt
 
@@ -270,7 +190,4 @@ def test_the_figures_draw_every_statement_and_every_run():
     )
     grid = indexes.latency_grid(series)
     assert [ax.get_title(loc="left") for ax in grid.axes if ax.get_visible()] == ["a", "b", "c", "d", "e"]
-    run = indexes.WriterRun("x", 0.1, 0.2, ((0.0, 0.001), (0.15, 0.01)))
-    timeline = indexes.writer_timeline([run, run])
-    assert len(timeline.axes) == 2 and "longest wait 10 ms" in timeline.axes[0].get_title(loc="left")
     plt.close("all")

@@ -69,3 +69,13 @@ def test_plan_comparison_labels_each_plan():
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert any("Seq Scan on metrics_pullrequest" in t for t in texts)
     assert any("pr_idx" in t for t in texts)
+
+
+def test_writer_timeline_draws_one_panel_per_run():
+    from apps.perflab.index_builds import WriterRun
+
+    run = WriterRun("x", 0.1, 0.2, ((0.0, 0.001), (0.15, 0.01)))
+    timeline = plots.writer_timeline([run, run])
+    assert len(timeline.axes) == 2 and "longest wait 10 ms" in timeline.axes[0].get_title(loc="left")
+    assert [ax.get_ylabel() for ax in timeline.axes] == ["wait (ms)", "wait (ms)"]
+    assert not timeline.axes[0].spines["top"].get_visible()  # styled as every lab chart
