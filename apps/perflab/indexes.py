@@ -10,10 +10,9 @@
 - ``evaluate_candidates`` / ``candidate_verdicts``: each candidate alone, built in a rolled-back transaction.
 - The schema and the data: ``temporary_indexes`` / ``without_indexes`` (inside a rolled-back transaction),
   ``interleave_by_arrival`` (rows in the order a live database receives them), ``index_sizes``, ``table_size``.
-- ``growth_series(...)``: adds teams step by step and times every statement without and with the indexes;
-  ``latency_grid`` charts it.
 
-What building them costs a writer meanwhile is ``index_builds``' experiment.
+Elsewhere: how latency grows with the table, without and with the indexes, is ``series.growth_series`` (charted by
+``plots.latency_grid``); what building them costs a writer meanwhile, ``index_builds``.
 
 Lab tools: the rolled-back DDL takes locks that block writers. Not for production use.
 """
@@ -27,18 +26,13 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from django.db import connection
 from django.db.models import Index, Model
 from django.db.models.functions import Lower
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from apps.perflab import datagen
 from apps.perflab.capture import capture_queries
 from apps.perflab.explain import Plan, explain, raw_nodes, rolled_back
-from apps.perflab.timing import measure
 
 PR_TABLE = "metrics_pullrequest"
 MEMBER_TABLE = "metrics_teammember"
@@ -456,100 +450,3 @@ def plan_table(plans: dict[str, tuple[Plan, Plan]], statements: Sequence[Stateme
             }
         )
     return pd.DataFrame(rows).set_index("statement")
-
-
-# --- growth: latency against table size -----------------------------------------------------------------
-
-
-def growth_series(
-    team_counts: Sequence[int],
-    *,
-    shape: datagen.DatasetSpec,
-    statements_for: Callable[[object], list[Statement]],
-    indexes: Sequence[IndexDefinition],
-    repeat: int = 5,
-    warmup: int = 1,
-) -> tuple[pd.DataFrame, list[Statement]]:
-    """Grow the data to each number of teams, shaped like ``shape``; time every statement without and with.
-
-    Each step adds teams (another slug prefix and seed, so the first team, the one measured, never
-    changes), interleaves the PR table by arrival and analyzes it. Then every statement of the first team
-    (``statements_for(team)``, built once) is timed on the schema as it is, which must not have ``indexes``
-    yet, and again with ``indexes`` created in a rolled-back transaction. Returns one row per (size,
-    statement, variant) with ``variant`` "without" or "with", and the statements.
-    """
-    from apps.metrics.models import PullRequest
-    from apps.teams.models import Team
-
-    present = set(existing_indexes(PR_TABLE)) | set(existing_indexes(MEMBER_TABLE))
-    already = sorted(present & {index.name for index in indexes})
-    if already:
-        raise ValueError(f"the 'without' timings need a schema without {already}: migrate back first")
-    rows, statements, made = [], None, 0
-    for step, total in enumerate(team_counts):
-        if total <= made:
-            raise ValueError(f"team counts must grow: {list(team_counts)}")
-        spec = dataclasses.replace(
-            shape, teams=total - made, seed=shape.seed + step, team_slug_prefix=f"{shape.team_slug_prefix}{step}"
-        )
-        datagen.generate(spec, progress=False)
-        made = total
-        interleave_by_arrival()
-        if statements is None:
-            statements = statements_for(Team.objects.order_by("id").first())
-        size = PullRequest.objects.count()
-        for variant in ("without", "with"):
-            context = temporary_indexes(indexes) if variant == "with" else contextlib.nullcontext()
-            with context:
-                for statement in statements:
-                    timing = measure(statement.run, repeat=repeat, warmup=warmup, label=statement.label)
-                    rows.append(
-                        {
-                            "size": size,
-                            "teams": total,
-                            "statement": statement.label,
-                            "variant": variant,
-                            "median_ms": timing.median_ms,
-                            "min_ms": timing.min_ms,
-                        }
-                    )
-    return pd.DataFrame(rows), statements
-
-
-def latency_grid(series: pd.DataFrame, *, title: str = "Latency against table size (median)") -> Figure:
-    """One panel per statement, log-log, one y scale for all: without the indexes (red) and with them (green)."""
-    labels = list(dict.fromkeys(series["statement"]))
-    columns = min(4, len(labels))
-    rows = -(-len(labels) // columns)
-    colours = {"without": "#cf222e", "with": "#1a7f37"}
-    fig, axes = plt.subplots(
-        rows, columns, figsize=(3.0 * columns, 2.4 * rows + 0.7), layout="constrained", squeeze=False,
-        sharex=True, sharey=True,
-    )
-    sizes = sorted(series["size"].unique())
-    for ax, label in zip(axes.flat, labels, strict=False):
-        for variant, colour in colours.items():
-            points = series[(series.statement == label) & (series.variant == variant)].sort_values("size")
-            ax.plot(points["size"], points["median_ms"], marker="o", color=colour, label=variant, linewidth=1.8)
-        ax.set_title(label, loc="left", fontsize=10, fontweight="bold")
-        ax.grid(True, alpha=0.3)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-    first = axes.flat[0]
-    first.set_xscale("log")
-    first.set_yscale("log")
-    first.set_xticks(sizes)
-    first.xaxis.set_minor_formatter(NullFormatter())
-    first.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:,.0f}k"))
-    first.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0)))
-    first.yaxis.set_minor_formatter(NullFormatter())
-    first.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    for ax in axes.flat:
-        ax.tick_params(labelsize=8)
-    for ax in list(axes.flat)[len(labels):]:
-        ax.set_visible(False)
-    first.legend(frameon=False, fontsize=8, loc="upper left")
-    fig.suptitle(title, x=0.01, ha="left", fontweight="bold")
-    fig.supxlabel("pull requests in the table", fontsize=9)
-    fig.supylabel("milliseconds", fontsize=9)
-    return fig

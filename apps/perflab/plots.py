@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from apps.perflab.explain import Plan
 
@@ -183,6 +183,43 @@ def statements_before_after(
         unit="SQL statements (log scale)",
         log=True,
     )
+
+
+def latency_grid(series: pd.DataFrame, *, title: str = "Latency against table size (median)") -> Figure:
+    """One panel per statement of ``series.growth_series``, log-log, one y scale for all: without the indexes
+    (red) and with them (green)."""
+    labels = list(dict.fromkeys(series["statement"]))
+    columns = min(4, len(labels))
+    rows = -(-len(labels) // columns)
+    colours = {"without": "#cf222e", "with": "#1a7f37"}
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(3.0 * columns, 2.4 * rows + 0.7), layout="constrained", squeeze=False,
+        sharex=True, sharey=True,
+    )
+    sizes = sorted(series["size"].unique())
+    for ax, label in zip(axes.flat, labels, strict=False):
+        for variant, colour in colours.items():
+            points = series[(series.statement == label) & (series.variant == variant)].sort_values("size")
+            ax.plot(points["size"], points["median_ms"], marker="o", color=colour, label=variant, linewidth=1.8)
+        _style_axes(ax, label, fontsize=10, fontweight="bold")
+    first = axes.flat[0]
+    first.set_xscale("log")
+    first.set_yscale("log")
+    first.set_xticks(sizes)
+    first.xaxis.set_minor_formatter(NullFormatter())
+    first.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:,.0f}k"))
+    first.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0)))
+    first.yaxis.set_minor_formatter(NullFormatter())
+    first.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    for ax in axes.flat:
+        ax.tick_params(labelsize=8)
+    for ax in list(axes.flat)[len(labels):]:
+        ax.set_visible(False)
+    first.legend(frameon=False, fontsize=8, loc="upper left")
+    fig.suptitle(title, x=0.01, ha="left", fontweight="bold")
+    fig.supxlabel("pull requests in the table", fontsize=9)
+    fig.supylabel("milliseconds", fontsize=9)
+    return fig
 
 
 def writer_timeline(

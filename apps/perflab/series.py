@@ -4,11 +4,16 @@ For every size the generated tables are emptied, ``datagen`` seeds a new dataset
 ``spec_for(size)``, the planner statistics are refreshed, and each variant is run: once
 captured (its statements, and its answer, compared across variants) and then timed. The
 result is a tidy DataFrame, one row per (size, variant), ready for ``apps.perflab.plots``.
+
+``growth_series`` grows one dataset instead (problem 6): teams are added step by step and every statement of
+the first team is timed without and with the indexes meant for it (``plots.latency_grid`` charts it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -18,6 +23,15 @@ from tqdm import tqdm
 
 from apps.perflab import datagen
 from apps.perflab.capture import capture_queries
+from apps.perflab.indexes import (
+    MEMBER_TABLE,
+    PR_TABLE,
+    IndexDefinition,
+    Statement,
+    existing_indexes,
+    interleave_by_arrival,
+    temporary_indexes,
+)
 from apps.perflab.timing import DifferentAnswers, measure
 
 # A variant gets what ``datagen.generate`` returned and gives back the operation to measure.
@@ -110,3 +124,58 @@ def statements_table(series: pd.DataFrame) -> pd.DataFrame:
     table = series.pivot(index="size", columns="variant", values="statements")
     table.columns.name = None
     return table[list(dict.fromkeys(series["variant"]))]
+
+
+def growth_series(
+    team_counts: Sequence[int],
+    *,
+    shape: datagen.DatasetSpec,
+    statements_for: Callable[[object], list[Statement]],
+    indexes: Sequence[IndexDefinition],
+    repeat: int = 5,
+    warmup: int = 1,
+) -> tuple[pd.DataFrame, list[Statement]]:
+    """Grow the data to each number of teams, shaped like ``shape``; time every statement without and with.
+
+    Each step adds teams (another slug prefix and seed, so the first team, the one measured, never
+    changes), interleaves the PR table by arrival and analyzes it. Then every statement of the first team
+    (``statements_for(team)``, built once) is timed on the schema as it is, which must not have ``indexes``
+    yet, and again with ``indexes`` created in a rolled-back transaction. Returns one row per (size,
+    statement, variant) with ``variant`` "without" or "with", and the statements.
+    """
+    from apps.metrics.models import PullRequest
+    from apps.teams.models import Team
+
+    present = set(existing_indexes(PR_TABLE)) | set(existing_indexes(MEMBER_TABLE))
+    already = sorted(present & {index.name for index in indexes})
+    if already:
+        raise ValueError(f"the 'without' timings need a schema without {already}: migrate back first")
+    rows, statements, made = [], None, 0
+    for step, total in enumerate(team_counts):
+        if total <= made:
+            raise ValueError(f"team counts must grow: {list(team_counts)}")
+        spec = dataclasses.replace(
+            shape, teams=total - made, seed=shape.seed + step, team_slug_prefix=f"{shape.team_slug_prefix}{step}"
+        )
+        datagen.generate(spec, progress=False)
+        made = total
+        interleave_by_arrival()
+        if statements is None:
+            statements = statements_for(Team.objects.order_by("id").first())
+        size = PullRequest.objects.count()
+        for variant in ("without", "with"):
+            context = temporary_indexes(indexes) if variant == "with" else contextlib.nullcontext()
+            with context:
+                for statement in statements:
+                    timing = measure(statement.run, repeat=repeat, warmup=warmup, label=statement.label)
+                    rows.append(
+                        {
+                            "size": size,
+                            "teams": total,
+                            "statement": statement.label,
+                            "variant": variant,
+                            "median_ms": timing.median_ms,
+                            "min_ms": timing.min_ms,
+                        }
+                    )
+    return pd.DataFrame(rows), statements

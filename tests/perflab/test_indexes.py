@@ -171,23 +171,3 @@ def test_access_paths_and_probes_read_bitmap_scans(dataset):
     with_index = statement.explain()
     assert indexes.probes(with_index, TEAM_MERGED, "team_id")
     assert not indexes.probes(with_index, TEAM_MERGED, "author_id")
-
-
-# --- the growth chart, without a database ------------------------------------------------------------
-
-
-def test_the_latency_grid_draws_every_statement():
-    import pandas as pd
-    from matplotlib import pyplot as plt
-
-    series = pd.DataFrame(
-        [
-            {"size": size, "teams": size // 10, "statement": label, "variant": variant, "median_ms": ms, "min_ms": ms}
-            for size in (10, 100)
-            for label in ("a", "b", "c", "d", "e")
-            for variant, ms in (("without", size / 10), ("with", 1.0))
-        ]
-    )
-    grid = indexes.latency_grid(series)
-    assert [ax.get_title(loc="left") for ax in grid.axes if ax.get_visible()] == ["a", "b", "c", "d", "e"]
-    plt.close("all")

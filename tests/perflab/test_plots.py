@@ -79,3 +79,16 @@ def test_writer_timeline_draws_one_panel_per_run():
     assert len(timeline.axes) == 2 and "longest wait 10 ms" in timeline.axes[0].get_title(loc="left")
     assert [ax.get_ylabel() for ax in timeline.axes] == ["wait (ms)", "wait (ms)"]
     assert not timeline.axes[0].spines["top"].get_visible()  # styled as every lab chart
+
+
+def test_the_latency_grid_draws_every_statement():
+    series = pd.DataFrame(
+        [
+            {"size": size, "teams": size // 10, "statement": label, "variant": variant, "median_ms": ms, "min_ms": ms}
+            for size in (10, 100)
+            for label in ("a", "b", "c", "d", "e")
+            for variant, ms in (("without", size / 10), ("with", 1.0))
+        ]
+    )
+    grid = plots.latency_grid(series)
+    assert [ax.get_title(loc="left") for ax in grid.axes if ax.get_visible()] == ["a", "b", "c", "d", "e"]

@@ -64,3 +64,11 @@ def test_reset_clears_cached_figures():
     cache.set("team:1:figure", 42)
     series.reset_generated_data()
     assert cache.get("team:1:figure") is None
+
+
+def test_growth_series_refuses_a_schema_that_already_has_the_indexes():
+    from apps.perflab import indexes
+
+    # the test database is migrated: the shipped indexes exist, so there is no "without" to time
+    with pytest.raises(ValueError, match="migrate back first"):
+        series.growth_series([1], shape=spec_for(3), statements_for=lambda team: [], indexes=indexes.shipped_indexes())
