@@ -2,8 +2,9 @@
 
 ``explain()`` runs ``EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)`` on a QuerySet or a SQL string and returns a
 ``Plan``: a tree of frozen ``PlanNode`` dataclasses plus helpers (``uses_index``, ``seq_scans``,
-``index_names``, ``summary``). ``what_if()`` creates candidate indexes inside a savepoint, compares the plan
-before and after, and rolls everything back.
+``index_names``, ``summary``). ``access_paths``, ``probes`` and ``rows_read`` say how a plan reads one table:
+through which indexes, whether an index's leading column is fixed, and how many of its rows. ``what_if()``
+creates candidate indexes inside a savepoint, compares the plan before and after, and rolls everything back.
 
 Notebooks compare output as text (nbval), so ``summary()`` names only node types, relations and indexes:
 costs, row counts and timings change from run to run and machine to machine and stay out of it. Only
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,10 +29,14 @@ __all__ = [
     "ExplainError",
     "Plan",
     "PlanNode",
+    "SEQ_SCAN",
     "WhatIf",
+    "access_paths",
     "explain",
     "index_names",
     "parse_plan",
+    "probes",
+    "rows_read",
     "seq_scans",
     "summary",
     "uses_index",
@@ -42,6 +48,9 @@ IndexSpec = str | tuple[str, Sequence[str]]
 
 # PostgreSQL truncates longer identifiers (with only a NOTICE); we truncate first so names stay predictable.
 _MAX_IDENTIFIER_LENGTH = 63
+
+# What ``access_paths`` calls a sequential scan of the table.
+SEQ_SCAN = "seq scan"
 
 _HTML_COLUMNS = ("node", "relation", "index", "est rows", "actual rows", "time ms")
 
@@ -151,6 +160,59 @@ def raw_nodes(raw: dict[str, Any]) -> Iterator[dict[str, Any]]:
         node = stack.pop()
         yield node
         stack.extend(node.get("Plans", ()))
+
+
+def access_paths(plan: Plan, table: str) -> list[str]:
+    """How ``plan`` reads ``table``: ``"seq scan"`` and/or the index names, in plan order, distinct.
+
+    A bitmap heap scan is attributed the indexes of its bitmap index scans (which name no table).
+    """
+    paths: list[str] = []
+    for node in plan.nodes():
+        if node.relation != table:
+            continue
+        if node.node_type == "Seq Scan":
+            paths.append(SEQ_SCAN)
+        elif node.index_name:
+            paths.append(node.index_name)
+        elif node.node_type == "Bitmap Heap Scan":
+            paths += [child.index_name for _, child in node.walk() if child.index_name]
+    return list(dict.fromkeys(paths))
+
+
+def probes(plan: Plan, index: str, column: str) -> bool:
+    """True if ``plan`` reads ``index`` with an equality on ``column`` (its leading column) in the index condition.
+
+    An index read without its leading column fixed (PostgreSQL 18's skip scan, or a full index scan) is used,
+    but not as designed: it steps through every value of that column.
+    """
+    pattern = re.compile(rf"\(+{re.escape(column)} = ")
+    return any(
+        node.get("Index Name") == index and pattern.search(node.get("Index Cond", "")) for node in raw_nodes(plan.raw)
+    )
+
+
+def rows_read(plan: Plan, table: str) -> int:
+    """Rows of ``table`` the plan examined: what its scans returned plus what their filters threw away. A bitmap
+    heap scan counts the index entries its bitmap index scans collected where they are more: a BitmapAnd of two
+    indexes reads every entry of both, though the heap scan then returns only rows in both.
+
+    Rows an index condition skipped are not read. Per-loop figures are multiplied by the loops (parallel
+    workers and nested-loop probes alike). Needs an EXPLAIN ANALYZE plan.
+    """
+    total = 0.0
+    for node in raw_nodes(plan.raw):
+        if node.get("Relation Name") != table or "Actual Rows" not in node:
+            continue
+        per_loop = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
+        per_loop += node.get("Rows Removed by Index Recheck", 0)
+        if node.get("Node Type") == "Bitmap Heap Scan":
+            per_loop = max(per_loop, sum(
+                entry.get("Actual Rows", 0) for entry in raw_nodes({"Plan": node})
+                if entry.get("Node Type") == "Bitmap Index Scan"
+            ))
+        total += per_loop * node.get("Actual Loops", 1)
+    return round(total)
 
 
 def parse_plan(raw: dict[str, Any], sql: str = "") -> Plan:

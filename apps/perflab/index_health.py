@@ -31,8 +31,8 @@ import pandas as pd
 from django.db import connection
 
 from apps.perflab import datagen
-from apps.perflab.explain import rolled_back
-from apps.perflab.indexes import IndexDefinition, Statement, _selects, access_paths, rows_read, without_indexes
+from apps.perflab.explain import access_paths, rolled_back, rows_read
+from apps.perflab.indexes import IndexDefinition, Statement, _selects, without_indexes
 from apps.perflab.pgcopy import copy_columns
 from apps.perflab.series import analyze_tables
 from apps.perflab.timing import measure

@@ -5,8 +5,8 @@
 - ``shipped_statements(team, ...)``: the SQL the services send, captured by running them (key metrics, survey
   ratings, team breakdown, weekly chart, PR list page and count, Copilot member lookup, weekly aggregation), each
   with the indexes meant to serve it.
-- Reading plans: ``access_paths`` (how a plan reads a table), ``probes`` (an index read with its leading column
-  fixed), ``rows_read`` (rows of a table a plan examined), ``plan_table`` / ``plan_verdicts`` (before and after).
+- ``plan_table`` / ``plan_verdicts``: each statement's plans before and after, read with ``explain.access_paths``
+  and ``explain.rows_read``; ``plans_with``: the plans with more indexes alongside.
 - ``evaluate_candidates`` / ``candidate_verdicts``: each candidate alone, built in a rolled-back transaction.
 - The schema and the data: ``temporary_indexes`` / ``without_indexes`` (inside a rolled-back transaction),
   ``interleave_by_arrival`` (rows in the order a live database receives them), ``index_sizes``, ``table_size``.
@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -32,7 +31,7 @@ from django.db.models import Index, Model
 from django.db.models.functions import Lower
 
 from apps.perflab.capture import capture_queries
-from apps.perflab.explain import Plan, explain, raw_nodes, rolled_back
+from apps.perflab.explain import SEQ_SCAN, Plan, access_paths, explain, probes, rolled_back, rows_read
 
 PR_TABLE = "metrics_pullrequest"
 MEMBER_TABLE = "metrics_teammember"
@@ -40,7 +39,6 @@ TEAM_MERGED = "pr_team_state_merged_idx"
 AUTHOR_MERGED = "pr_author_state_merged_idx"
 TEAM_CREATED = "pr_team_created_idx"
 LOGIN_UNIQUE = "teammember_unique_team_github_username"  # the functional unique index of migration 0002
-SEQ_SCAN = "seq scan"
 
 
 # --- the indexes ----------------------------------------------------------------------------------------
@@ -297,59 +295,6 @@ def shipped_statements(
         ("weekly aggregation", weekly, (TEAM_MERGED, AUTHOR_MERGED), PR_TABLE),
     ]
     return [Statement(label, sql, params, intended, table) for label, (sql, params), intended, table in found]
-
-
-def access_paths(plan: Plan, table: str) -> list[str]:
-    """How ``plan`` reads ``table``: ``"seq scan"`` and/or the index names, in plan order, distinct.
-
-    A bitmap heap scan is attributed the indexes of its bitmap index scans (which name no table).
-    """
-    paths: list[str] = []
-    for node in plan.nodes():
-        if node.relation != table:
-            continue
-        if node.node_type == "Seq Scan":
-            paths.append(SEQ_SCAN)
-        elif node.index_name:
-            paths.append(node.index_name)
-        elif node.node_type == "Bitmap Heap Scan":
-            paths += [child.index_name for _, child in node.walk() if child.index_name]
-    return list(dict.fromkeys(paths))
-
-
-def probes(plan: Plan, index: str, column: str) -> bool:
-    """True if ``plan`` reads ``index`` with an equality on ``column`` (its leading column) in the index condition.
-
-    An index read without its leading column fixed (PostgreSQL 18's skip scan, or a full index scan) is used,
-    but not as designed: it steps through every value of that column.
-    """
-    pattern = re.compile(rf"\(+{re.escape(column)} = ")
-    return any(
-        node.get("Index Name") == index and pattern.search(node.get("Index Cond", "")) for node in raw_nodes(plan.raw)
-    )
-
-
-def rows_read(plan: Plan, table: str) -> int:
-    """Rows of ``table`` the plan examined: what its scans returned plus what their filters threw away. A bitmap
-    heap scan counts the index entries its bitmap index scans collected where they are more: a BitmapAnd of two
-    indexes reads every entry of both, though the heap scan then returns only rows in both.
-
-    Rows an index condition skipped are not read. Per-loop figures are multiplied by the loops (parallel
-    workers and nested-loop probes alike). Needs an EXPLAIN ANALYZE plan.
-    """
-    total = 0.0
-    for node in raw_nodes(plan.raw):
-        if node.get("Relation Name") != table or "Actual Rows" not in node:
-            continue
-        per_loop = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
-        per_loop += node.get("Rows Removed by Index Recheck", 0)
-        if node.get("Node Type") == "Bitmap Heap Scan":
-            per_loop = max(per_loop, sum(
-                entry.get("Actual Rows", 0) for entry in raw_nodes({"Plan": node})
-                if entry.get("Node Type") == "Bitmap Index Scan"
-            ))
-        total += per_loop * node.get("Actual Loops", 1)
-    return round(total)
 
 
 def evaluate_candidates(statements: Sequence[Statement], candidates: Sequence[Candidate]) -> pd.DataFrame:

@@ -10,8 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from apps.perflab import indexes
-from apps.perflab.indexes import AUTHOR_MERGED, PR_TABLE, SEQ_SCAN, TEAM_CREATED, TEAM_MERGED
+from apps.perflab import explain, indexes
+from apps.perflab.explain import SEQ_SCAN
+from apps.perflab.indexes import AUTHOR_MERGED, PR_TABLE, TEAM_CREATED, TEAM_MERGED
 from tests.perflab.conftest import END, START, WEEK, year_of_twenty_teams
 
 PR_STATEMENTS = [
@@ -85,10 +86,10 @@ def test_rows_read_counts_what_scans_return_and_filter_out(dataset):
     counted = statement.run()  # one row: the count
     assert counted == 1
     in_range = dataset.team.pull_requests.filter(pr_created_at__date__gte=START, pr_created_at__date__lte=END).count()
-    assert indexes.rows_read(plan, PR_TABLE) == in_range  # the index condition fixes team and range: nothing filtered
+    assert explain.rows_read(plan, PR_TABLE) == in_range  # the index condition fixes team and range: nothing filtered
     with indexes.without_indexes([TEAM_CREATED, TEAM_MERGED]):
         fallback = statement.explain()
-    assert indexes.rows_read(fallback, PR_TABLE) >= dataset.team.pull_requests.count()  # the team's whole year
+    assert explain.rows_read(fallback, PR_TABLE) >= dataset.team.pull_requests.count()  # the team's whole year
 
 
 @pytest.mark.django_db
@@ -116,7 +117,7 @@ def test_each_statement_reads_its_intended_index(dataset, label):
     statement = dataset.statements[label]
     plan = statement.explain()
     assert statement.reads_intended(plan), failure(statement, plan)
-    assert SEQ_SCAN not in indexes.access_paths(plan, statement.table), failure(statement, plan)
+    assert SEQ_SCAN not in explain.access_paths(plan, statement.table), failure(statement, plan)
 
 
 @pytest.mark.django_db
@@ -129,9 +130,9 @@ def test_without_its_index_the_statement_reads_the_table_otherwise_and_more_of_i
         without = statement.explain()
     # the planner reads the table some other way (a sequential scan, a single-column index, another composite
     # index, skip-scanned on PostgreSQL 18), and that way reads more pages
-    fallback = indexes.access_paths(without, PR_TABLE)
+    fallback = explain.access_paths(without, PR_TABLE)
     assert fallback and not set(intended) & set(fallback), without.summary()
-    more = indexes.rows_read(without, PR_TABLE) > 2 * indexes.rows_read(with_index, PR_TABLE)
+    more = explain.rows_read(without, PR_TABLE) > 2 * explain.rows_read(with_index, PR_TABLE)
     assert more, f"{without.summary()}\n---\n{with_index.summary()}"
     assert set(intended) <= set(indexes.existing_indexes(PR_TABLE))  # the drop was rolled back
 
@@ -166,8 +167,8 @@ def test_access_paths_and_probes_read_bitmap_scans(dataset):
     statement = dataset.statements["key metrics"]
     with indexes.without_indexes([TEAM_MERGED]):
         plan = statement.explain()
-    assert indexes.access_paths(plan, PR_TABLE)  # something reads the table
-    assert indexes.access_paths(plan, "no_such_table") == []
+    assert explain.access_paths(plan, PR_TABLE)  # something reads the table
+    assert explain.access_paths(plan, "no_such_table") == []
     with_index = statement.explain()
-    assert indexes.probes(with_index, TEAM_MERGED, "team_id")
-    assert not indexes.probes(with_index, TEAM_MERGED, "author_id")
+    assert explain.probes(with_index, TEAM_MERGED, "team_id")
+    assert not explain.probes(with_index, TEAM_MERGED, "author_id")
