@@ -9,7 +9,8 @@
   and ``explain.rows_read``; ``plans_with``: the plans with more indexes alongside.
 - ``evaluate_candidates`` / ``candidate_verdicts``: each candidate alone, built in a rolled-back transaction.
 - The schema and the data: ``temporary_indexes`` / ``without_indexes`` (inside a rolled-back transaction),
-  ``interleave_by_arrival`` (rows in the order a live database receives them), ``index_sizes``, ``table_size``.
+  ``interleave_by_arrival`` (rows in the order a live database receives them), ``existing_indexes``,
+  ``invalid_indexes``, ``index_sizes``, ``table_size``.
 
 Elsewhere: how latency grows with the table, without and with the indexes, is ``series.growth_series`` (charted by
 ``plots.latency_grid``); what building them costs a writer meanwhile, ``index_builds``.
