@@ -23,9 +23,8 @@ def dataset(django_db_setup, django_db_blocker):
 
 def table(advice: pd.DataFrame) -> str:
     """The measured candidates, best first, as the failure message."""
-    shown = advice[advice.verdict != "unused"].drop(columns=["candidate", "helped", "table"]).head(25)
     with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 45):
-        return "\n" + str(shown)
+        return "\n" + str(advisor.measured(advice, top=25))
 
 
 def by_call(workload, name):
