@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
@@ -177,6 +178,8 @@ class Report:
     seconds: float
     dataset: dict[str, int]
     gate: str = "all"  # which budgets decided perf_bench's exit status: "all" or "statements"
+    server_version: str | None = None  # PostgreSQL's, as the bench's connection reported it
+    cpu_count: int | None = None
 
     @property
     def statements_hold(self) -> bool:
@@ -208,6 +211,8 @@ class Report:
             "seconds": round(self.seconds, 1),
             "dataset": self.dataset,
             "gate": self.gate,
+            "server_version": self.server_version,
+            "cpu_count": self.cpu_count,
             "statements_hold": self.statements_hold,
             "all_hold": self.all_hold,
             "headline": verdict.headline,
@@ -232,6 +237,8 @@ class Report:
             seconds=data.get("seconds", 0.0),
             dataset=data.get("dataset", {}),
             gate=data.get("gate", "all"),
+            server_version=data.get("server_version"),
+            cpu_count=data.get("cpu_count"),
         )
 
     def write_json(self, path: Path) -> None:
@@ -972,4 +979,14 @@ def _run_bench(scale: Scale, log: Callable[[str], None], progress: bool) -> Repo
         ("Copilot adoption (cold)", 2),
     ):
         check_constant(rows, path, most=most)
-    return Report(scale=scale.name, rows=rows, seconds=time.perf_counter() - started, dataset=dataset)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        (server_version,) = cursor.fetchone()
+    return Report(
+        scale=scale.name,
+        rows=rows,
+        seconds=time.perf_counter() - started,
+        dataset=dataset,
+        server_version=server_version,
+        cpu_count=os.cpu_count(),
+    )

@@ -244,10 +244,11 @@ def _server_version() -> str | None:
 
 
 def machine_of(bench: dict | None, *, server_version: Callable[[], str | None] | None = None) -> Machine:
-    """The machine the figures come from: PostgreSQL's version as the bench recorded it (``server_version``),
-    else asked now (``server_version``, default: through Django's connection)."""
+    """The machine the figures come from: its cores and PostgreSQL's version as the bench recorded them
+    (``cpu_count``, ``server_version``), else read now (``server_version``, default: through Django's connection)."""
     recorded = (bench or {}).get("server_version")
-    return Machine(os.cpu_count(), recorded or (server_version or _server_version)(), platform.python_version())
+    cores = (bench or {}).get("cpu_count") or os.cpu_count()
+    return Machine(cores, recorded or (server_version or _server_version)(), platform.python_version())
 
 
 def render_machine(machine: Machine) -> str:

@@ -221,6 +221,7 @@ def test_the_machine_line_names_cores_postgresql_and_python(monkeypatch):
     assert asked.cpu_cores == 2 and asked.postgresql == "16.4"
     recorded = report.machine_of(_bench() | {"server_version": "17.2"}, server_version=lambda: "16.4")
     assert recorded.postgresql == "17.2"  # what the bench ran on, not the server asked now
+    assert report.machine_of(_bench() | {"cpu_count": 8}).cpu_cores == 8
     assert report.render_machine(report.Machine(2, "17.2 (Debian 17.2-1)", "3.12.3")) == (
         "<p class='machine'>Machine: 2 CPU cores · PostgreSQL 17.2 (Debian 17.2-1) · Python 3.12.3</p>"
     )
