@@ -35,7 +35,12 @@ _STYLE = {
 }
 
 
-_FIX_SHADES = {"cold": "#1a7f37", "warm": "#4ac26b"}
+_FIX_SHADES = {"cold": "#1a7f37", "warm": "#4ac26b", "unchanged": "#4ac26b"}
+# Lines that can lie on top of each other (the fix on its SQL floor, a warm fix on a cold one) differ in marker
+# and dash as well as colour, so the one beneath still shows.
+VARIANT_STROKES = {"baseline": ("o", "-"), "fix": ("o", "-"), "sql": ("s", "--"), "floor": ("s", "--")}
+_FIX_STROKES = {"cold": ("o", "-"), "warm": ("D", "--"), "unchanged": ("D", "--")}
+_STROKES = [("^", "-."), ("v", ":"), ("P", "--"), ("X", "-.")]
 
 
 def _colour(variant: str, index: int) -> str:
@@ -44,6 +49,18 @@ def _colour(variant: str, index: int) -> str:
     if variant.startswith("fix"):  # "fix, cold" / "fix, warm": shades of the fix's green
         return _FIX_SHADES.get(variant.rsplit(" ", 1)[-1], VARIANT_COLOURS["fix"])
     return _PALETTE[index % len(_PALETTE)]
+
+
+def _stroke(variant: str, index: int) -> dict:
+    """The marker and dash of a variant's line; a hollow marker for a dashed line, so a solid one under it shows."""
+    if variant in VARIANT_STROKES:
+        marker, dash = VARIANT_STROKES[variant]
+    elif variant.startswith("fix"):
+        marker, dash = _FIX_STROKES.get(variant.rsplit(" ", 1)[-1], VARIANT_STROKES["fix"])
+    else:
+        marker, dash = _STROKES[index % len(_STROKES)]
+    hollow = {"markerfacecolor": "white", "markeredgewidth": 1.6} if dash != "-" else {}
+    return {"marker": marker, "linestyle": dash, **hollow}
 
 
 def _axes(title: str, xlabel: str, ylabel: str, size=(6.4, 3.8)):
@@ -76,7 +93,8 @@ def _check_columns(df: pd.DataFrame, needed: Sequence[str]) -> None:
 def _plot_variants(ax, df: pd.DataFrame, column: str) -> None:
     for i, (variant, rows) in enumerate(df.groupby("variant", sort=False)):
         rows = rows.sort_values("size")
-        ax.plot(rows["size"], rows[column], marker="o", linewidth=2, color=_colour(str(variant), i), label=variant)
+        ax.plot(rows["size"], rows[column], linewidth=2, color=_colour(str(variant), i), label=variant,
+                **_stroke(str(variant), i))
         last = rows.iloc[-1]
         ax.annotate(
             f"{last[column]:,.0f}" if column == "statements" else f"{last[column]:,.1f}",

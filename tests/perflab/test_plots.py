@@ -92,3 +92,24 @@ def test_the_latency_grid_draws_every_statement():
     )
     grid = plots.latency_grid(series)
     assert [ax.get_title(loc="left") for ax in grid.axes if ax.get_visible()] == ["a", "b", "c", "d", "e"]
+
+
+def test_lines_that_can_overlap_differ_in_colour_marker_or_dash():
+    variants = ["baseline", "fix", "sql", "fix, cold", "fix, warm", "fix, unchanged"]
+    frame = pd.DataFrame(
+        {
+            "size": [10, 50] * len(variants),
+            "variant": [variant for variant in variants for _ in (0, 1)],
+            "median_ms": [1.0, 2.0] * len(variants),
+        }
+    )
+    lines = {line.get_label(): line for line in plots.latency_vs_size(frame).axes[0].get_lines()}
+
+    def look(name):
+        line = lines[name]
+        return line.get_color(), line.get_marker(), line.get_linestyle()
+
+    # notebook 01: the fix runs on its SQL floor; 02: the fix and the fix on unchanged data; 04/05: cold and warm
+    for a, b in [("fix", "sql"), ("fix", "fix, unchanged"), ("fix, cold", "fix, warm"), ("baseline", "fix")]:
+        assert look(a) != look(b), (a, b)
+    assert lines["sql"].get_markerfacecolor() == "white"  # hollow over a solid line: the one beneath shows
