@@ -27,8 +27,10 @@ How the candidates are chosen (``advise``):
    when its plan reads the candidate and its median falls. A candidate is eligible when the helped statements'
    time, weighted by count, falls by ``min_saving_pct`` (30%) and by ``min_saving_ms`` (0.2 ms per workload run).
    Among the eligible within ``band`` (80%) of the best saving, the preferred (``_preference``: the whole
-   compared predicate in the index, then fewer columns, then the most selective column first) whose write cost
-   is at most ``max_write_cost_pct`` (30%) is chosen; the next round measures the rest with it in place.
+   compared predicate in the index, then fewer columns, then the most selective column first) whose saving holds
+   when measured again in alternated pairs (``_confirm``; a saving that does not was noise, and the round is
+   measured again without it) and whose write cost is at most ``max_write_cost_pct`` (30%) is chosen; the next
+   round measures the rest with it in place.
 3. Stop when no candidate is eligible. Verdicts: "earns its keep" (chosen), "redundant" (eligible once, but a
    chosen index now does its work), "too slow to write", "saves too little", "unused".
 
@@ -421,6 +423,7 @@ def advise(
     chosen: list[IndexDefinition] = []
     eligible_once: set[str] = set()
     too_slow: set[str] = set()
+    unconfirmed: set[str] = set()
     distinct: dict[str, dict[str, float]] = {}
     for round_number in range(1, max_rounds + 1):
         if not remaining:
@@ -443,9 +446,17 @@ def advise(
                 (p for p in eligible if measured[p.index.name]["saving ms"] >= band * best),
                 key=lambda p: _preference(p.index, measured[p.index.name], distinct),
             )
-            pick = None
+            pick, unconfirmed_now = None, False
             for proposal in ranked:
                 if proposal.index.name in too_slow:
+                    continue
+                helps = measured[proposal.index.name]["helped"]
+                helped = [s for s in users[proposal.index.name] if s.fingerprint in helps]
+                confirmed = _confirm(proposal, helped, repeat)
+                measured[proposal.index.name].update(confirmed)
+                if confirmed["saving %"] < min_saving_pct or confirmed["saving ms"] < min_saving_ms:
+                    unconfirmed.add(proposal.index.name)
+                    unconfirmed_now = True
                     continue
                 cost = _write_cost(proposal.index, rows=write_rows)
                 if cost is None or cost <= max_write_cost_pct:
@@ -458,7 +469,11 @@ def advise(
                         measured[twin.index.name]["write cost %"] = cost
                         too_slow.add(twin.index.name)
         if pick is None:
-            break
+            if not unconfirmed_now:
+                break
+            # a saving that did not hold in alternated pairs was noise: measure the round again without it
+            remaining = [p for p in remaining if p.index.name not in unconfirmed | too_slow]
+            continue
         chosen.append(pick.index)
         measured[pick.index.name]["chosen in round"] = round_number
         remaining = [p for p in remaining if p is not pick and p.index.name not in too_slow]
@@ -474,6 +489,8 @@ def advise(
             verdict = "unused"
         elif name in too_slow:
             verdict = "too slow to write"
+        elif name in unconfirmed:
+            verdict = "saves too little"
         elif name in eligible_once:
             verdict = "redundant"
         else:
@@ -515,6 +532,28 @@ def _measure(
         "saving ms": round(saved, 3),
         "saving %": round(100 * saved / spent, 1) if spent else 0.0,
         "size bytes": size,
+    }
+
+
+def _confirm(proposal: Proposal, helped: Sequence[WorkloadStatement], repeat: int) -> dict:
+    """The saving measured again in ``repeat`` alternated pairs (the helped statements without the candidate,
+    then with it), so that a moment when the machine was busy makes neither side look slow alone."""
+    before = {s.fingerprint: [] for s in helped}
+    after = {s.fingerprint: [] for s in helped}
+    for _ in range(repeat):
+        for statement in helped:
+            before[statement.fingerprint].append(statement.explain().execution_time_ms)
+        with temporary_indexes([proposal.index]):
+            for statement in helped:
+                after[statement.fingerprint].append(statement.explain().execution_time_ms)
+    spent = sum(statistics.median(before[s.fingerprint]) * s.count for s in helped)
+    kept = sum(statistics.median(after[s.fingerprint]) * s.count for s in helped)
+    saved = spent - kept
+    return {
+        "before ms": round(spent, 3),
+        "after ms": round(kept, 3),
+        "saving ms": round(saved, 3),
+        "saving %": round(100 * saved / spent, 1) if spent else 0.0,
     }
 
 
