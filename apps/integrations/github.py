@@ -380,6 +380,11 @@ class GitHubClient:
         links_url = self._api(f"/orgs/{org}/copilot/metrics/reports/users-1-day", day=day.isoformat())
         return self._report(links_url, cache_scope=cache_scope, save_validators=save_validators, ndjson=True)
 
+    def copilot_org_metrics(self, org: str, *, cache_scope: str = "", save_validators: bool = True) -> Fetched:
+        """The organisation's latest 28-day report; ``records`` are its report objects as GitHub nests them."""
+        links_url = self._api(f"/orgs/{org}/copilot/metrics/reports/organization-28-day/latest")
+        return self._report(links_url, cache_scope=cache_scope, save_validators=save_validators, ndjson=False)
+
     def save_validators(self, pending: Iterable[Validators]) -> None:
         """Remember validators and bodies (what ``save_validators=False`` left to the caller)."""
         values = {}

@@ -185,7 +185,7 @@ def test_a_403_names_the_permission_github_asks_for(github, client):
 
 def test_a_401_is_an_invalid_token(github):
     with GitHubClient("wrong-token") as intruder, pytest.raises(InvalidToken) as excinfo:
-        intruder.copilot_user_day_report("acme", DAY)
+        intruder.copilot_org_metrics("acme")
     assert excinfo.value.status == 401 and "wrong, expired or revoked" in str(excinfo.value)
 
 
@@ -246,6 +246,23 @@ def test_records_say_where_they_come_from(github, client):
     fetched = client.copilot_user_day_report("acme", DAY)
     sources = [source for source, _ in fetched.sourced_records()]
     assert sources == [f"{github.base_url}/downloads/2026-03-02.ndjson line {n}" for n in (1, 2, 3)]
+
+
+def test_org_metrics_are_the_28_day_report_nested_by_ide_feature_language_and_model(github, client):
+    fetched = client.copilot_org_metrics("acme")
+    (report,) = fetched.records
+    assert report["report_end_day"] == "2026-03-03" and report["report_start_day"] == "2026-02-04"
+    first = report["day_totals"][0]
+    assert first["day"] == "2026-03-02" and first["daily_active_users"] == 3
+    assert first["code_generation_activity_count"] == sum(
+        fake_user_day(login, DAY, 3)["code_generation_activity_count"] for login in LOGINS
+    )
+    assert {"ide", "code_generation_activity_count"} <= set(first["totals_by_ide"][0])
+    assert "code_completion" in {f["feature"] for f in first["totals_by_feature"]}
+    assert {"language", "feature"} <= set(first["totals_by_language_feature"][0])
+    assert {"totals_by_language_model", "totals_by_model_feature", "monthly_active_users"} <= set(first)
+    assert (fetched.requests, fetched.not_modified) == (2, 0)
+    assert client.copilot_org_metrics("acme").unchanged
 
 
 def test_stub_honours_if_modified_since_without_an_etag(github):

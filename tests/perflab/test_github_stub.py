@@ -11,7 +11,6 @@ import pytest
 from apps.perflab.github_stub import (
     GitHubStub,
     OrgSpec,
-    fake_user_day,
     generate_organization,
     pull_request_event,
     pull_request_review_event,
@@ -226,27 +225,6 @@ def test_a_comment_on_a_pull_request_is_created_recorded_and_refused_like_github
     refused = client.post(path, json={"body": "x"})
     assert refused.status_code == 403 and refused.headers["X-Accepted-GitHub-Permissions"] == "pull_requests=write"
     assert [c.body for c in github.comments("api", 3)] == ["Hello @ada", "after"]
-
-
-def test_the_org_report_is_the_28_day_report_nested_by_ide_feature_language_and_model():
-    logins = ["ada", "grace", "linus"]
-    with GitHubStub(org="acme", token="t0k") as github, httpx.Client(
-        base_url=github.base_url, headers={"Authorization": "Bearer t0k"}
-    ) as client:
-        github.set_users(logins, [DAY, DAY + dt.timedelta(days=1)], seed=3)
-        links = client.get("/orgs/acme/copilot/metrics/reports/organization-28-day/latest")
-        assert links.status_code == 200
-        report = client.get(links.json()["download_links"][0]).json()
-    assert report["report_end_day"] == "2026-03-03" and report["report_start_day"] == "2026-02-04"
-    first = report["day_totals"][0]
-    assert first["day"] == "2026-03-02" and first["daily_active_users"] == 3
-    assert first["code_generation_activity_count"] == sum(
-        fake_user_day(login, DAY, 3)["code_generation_activity_count"] for login in logins
-    )
-    assert {"ide", "code_generation_activity_count"} <= set(first["totals_by_ide"][0])
-    assert "code_completion" in {f["feature"] for f in first["totals_by_feature"]}
-    assert {"language", "feature"} <= set(first["totals_by_language_feature"][0])
-    assert {"totals_by_language_model", "totals_by_model_feature", "monthly_active_users"} <= set(first)
 
 
 def test_copilot_denied_is_a_403_naming_the_permission(org):
