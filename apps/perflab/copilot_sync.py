@@ -98,20 +98,12 @@ def forget_validators() -> None:
 
 
 def stored_rows(team) -> list[tuple]:
+    """The team's Copilot usage rows as the sync writes them (the service's own list of usage fields)."""
+    from apps.integrations.copilot_service import USAGE_FIELDS
     from apps.metrics.models import AIUsageDaily
 
-    return sorted(
-        AIUsageDaily.objects.filter(team=team, source="copilot").values_list(
-            "member_id",
-            "date",
-            "suggestions_shown",
-            "suggestions_accepted",
-            "lines_suggested",
-            "lines_accepted",
-            "chat_interactions",
-            "acceptance_rate",
-        )
-    )
+    rows = AIUsageDaily.objects.filter(team=team, source="copilot")
+    return sorted(rows.values_list("member_id", "date", *USAGE_FIELDS))
 
 
 def baseline_sync(team, github, org: str, token: str | None) -> tuple[dict, int]:
